@@ -1,0 +1,56 @@
+// PackedFunc: a type-erased function over Values (TVM's calling convention, Status-returning).
+//
+// A PackedFunc is a cheap, shareable handle. Calling it returns StatusOr<Value>; expected
+// failures (a wrong argument kind, a missing input) come back as a Status, never thrown.
+// operator() is a throwing convenience for scripts and tests. Include "runtime/value.h" to
+// call one.
+#ifndef FERRY_RUNTIME_PACKED_FUNC_H_
+#define FERRY_RUNTIME_PACKED_FUNC_H_
+
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "runtime/object.h"
+#include "runtime/status.h"
+
+namespace ferry {
+
+class Value;
+
+class PackedFuncNode : public Object {
+ public:
+  // Thread safety is the implementation's to state; the built-in ones are safe to call
+  // concurrently only where their owner says so (executors are not).
+  virtual StatusOr<Value> Call(std::span<const Value> args) const = 0;
+};
+
+class PackedFunc {
+ public:
+  using Body = std::function<StatusOr<Value>(std::span<const Value> args)>;
+
+  PackedFunc() = default;
+  explicit PackedFunc(Body body);
+  explicit PackedFunc(ObjectPtr<PackedFuncNode> node) : node_(std::move(node)) {}
+
+  // Precondition: !is_null().
+  StatusOr<Value> CallPacked(std::span<const Value> args) const;
+  // Converts each argument to a Value and calls; defined in value.h.
+  template <typename... Args>
+  StatusOr<Value> Call(Args&&... args) const;
+  // Like Call, but throws StatusError on failure.
+  template <typename... Args>
+  Value operator()(Args&&... args) const;
+
+  bool is_null() const { return !node_; }
+  PackedFuncNode* get() const { return node_.get(); }
+  friend bool operator==(const PackedFunc& a, const PackedFunc& b) { return a.node_ == b.node_; }
+
+ private:
+  ObjectPtr<PackedFuncNode> node_;
+};
+
+}  // namespace ferry
+
+#endif  // FERRY_RUNTIME_PACKED_FUNC_H_
