@@ -24,6 +24,7 @@ enum class StatusCode {
   kDeadlineExceeded,   // the deadline passed before the work completed
   kUnimplemented,      // valid request, not supported by this build or device
   kPermissionDenied,   // not allowed
+  kFailedPrecondition, // the system is not in the state the call needs (e.g. params not loaded)
   kInternal,           // a broken invariant: a bug
 };
 
@@ -76,6 +77,9 @@ inline Status UnimplementedError(std::string m) {
 }
 inline Status PermissionDeniedError(std::string m) {
   return Status(StatusCode::kPermissionDenied, std::move(m));
+}
+inline Status FailedPreconditionError(std::string m) {
+  return Status(StatusCode::kFailedPrecondition, std::move(m));
 }
 inline Status InternalError(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
 

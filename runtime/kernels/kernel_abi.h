@@ -22,6 +22,14 @@ typedef struct FerryKernelError {
 
 typedef int (*FerryOpFunc)(DLTensor* const* args, int32_t num_args, FerryKernelError* error);
 
+// The entry of an ahead-of-time compiled model: runs every node in order. `io` holds the
+// model's inputs, then its parameters, then its outputs, each in the order of the model's
+// graph; `workspace` is caller-owned scratch memory of the size recorded in the library's
+// manifest, aligned to 64 bytes, in which the generated code places every intermediate
+// tensor at an offset fixed at compile time. Same return and error convention as FerryOpFunc.
+typedef int (*FerryAotEntry)(DLTensor* const* io, int32_t num_io, void* workspace,
+                             FerryKernelError* error);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif
