@@ -70,9 +70,9 @@ Status ExecutorNode::ApplyParams(const ParamMap& params) {
   for (const auto& [name, array] : params) {
     size_t index = 0;
     while (index < g.params.size() && g.params[index].name != name) ++index;
-    if (index == g.params.size()) {
-      return NotFoundError("load_params: " + Describe() + " has no parameter '" + name + "'");
-    }
+    // As in TVM, names of other models' parameters (a bundle's shared params file) are
+    // skipped.
+    if (index == g.params.size()) continue;
     NDArray& target = entry_arrays_[g.params[index].entry];
     if (array.shape() != target.shape() || !(array.dtype() == target.dtype())) {
       return InvalidArgumentError("load_params: parameter '" + name + "' expects " +

@@ -12,8 +12,9 @@
 //   get_input_info() -> string, get_output_info() -> string
 //                                    one line per tensor: "name<TAB>dtype<TAB>d0,d1,...\n"
 //                                    (outputs are named output_0, output_1, ...)
-//   load_params(bytes)               the params format (params.h); names must be parameters
-//                                    of the model with matching shapes and dtypes
+//   load_params(bytes)               the params format (params.h); arrays named like a
+//                                    parameter of the model must match its shape and dtype;
+//                                    other names are skipped (a bundle shares one file)
 // Executors are not thread-safe: one caller at a time.
 #ifndef FERRY_RUNTIME_EXECUTOR_NODE_H_
 #define FERRY_RUNTIME_EXECUTOR_NODE_H_

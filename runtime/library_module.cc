@@ -119,8 +119,8 @@ StatusOr<Module> LoadModule(const std::string& path) {
   ASSIGN_OR_RETURN(ObjectPtr<SharedLibrary> library, SharedLibrary::Open(path));
   StatusOr<std::string_view> blob = library->FindDataSymbol(kManifestSymbol);
   if (!blob.ok()) {
-    return InvalidArgumentError(path + " is not a Ferry model library: " +
-                                blob.status().message());
+    return InvalidArgumentError(path + " is not a Ferry model library (it has no " +
+                                kManifestSymbol + " symbol)");
   }
   StatusOr<LibraryManifest> manifest = ParseManifest(*blob);
   if (!manifest.ok()) return manifest.status().WithContext(path);
