@@ -1,0 +1,141 @@
+// Dense and Matmul through cblas_sgemm.
+#include <cblas.h>
+#include <string.h>
+
+#include <algorithm>
+
+#include "runtime/kernels/kernel_util.h"
+#include "runtime/kernels/kernels.h"
+
+namespace ferry::kernels {
+namespace {
+
+using internal::CheckArgs;
+using internal::CheckFloat32;
+using internal::CheckShape;
+using internal::DataAs;
+using internal::Fail;
+using internal::FitsBlasInt;
+using internal::FormatShape;
+
+// C[m, n] = op(A) * op(B) with row-major A, B, C; op transposes when the flag is set. A is
+// stored [m, k] (or [k, m] when trans_a), B [k, n] (or [n, k] when trans_b). Handles k == 0.
+void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
+          const float* b, float* c) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    memset(c, 0, sizeof(float) * m * n);
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
+              static_cast<int>(k), 1.0f, a, static_cast<int>(trans_a ? m : k), b,
+              static_cast<int>(trans_b ? k : n), 0.0f, c, static_cast<int>(n));
+}
+
+}  // namespace
+
+int Dense(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
+  constexpr const char* kName = "dense";
+  if (CheckArgs(kName, args, num_args, 3, 3, error) != 0 ||
+      CheckFloat32(kName, args, num_args, error) != 0) {
+    return -1;
+  }
+  const DLTensor& data = *args[0];
+  const DLTensor& weight = *args[1];
+  const DLTensor& out = *args[2];
+  if (data.ndim != 2) return Fail(error, kName, "data must be 2-D, got rank %d", data.ndim);
+  if (weight.ndim != 2) {
+    return Fail(error, kName, "weight must be 2-D, got rank %d", weight.ndim);
+  }
+  int64_t m = data.shape[0], k = data.shape[1], n = weight.shape[0];
+  if (weight.shape[1] != k) {
+    return Fail(error, kName, "weight shape %s does not match data shape %s (K = %lld)",
+                FormatShape(weight).text, FormatShape(data).text, static_cast<long long>(k));
+  }
+  const int64_t expected[2] = {m, n};
+  if (CheckShape(kName, "output", out, expected, 2, error) != 0) return -1;
+  if (!FitsBlasInt(m) || !FitsBlasInt(n) || !FitsBlasInt(k)) {
+    return Fail(error, kName, "dimensions exceed the BLAS integer range");
+  }
+  Gemm(false, true, m, n, k, DataAs<const float>(data), DataAs<const float>(weight),
+       DataAs<float>(out));
+  return 0;
+}
+
+int Matmul(const MatmulAttrs& attrs, DLTensor* const* args, int32_t num_args,
+           FerryKernelError* error) {
+  constexpr const char* kName = "matmul";
+  if (CheckArgs(kName, args, num_args, 3, 3, error) != 0 ||
+      CheckFloat32(kName, args, num_args, error) != 0) {
+    return -1;
+  }
+  const DLTensor& a = *args[0];
+  const DLTensor& b = *args[1];
+  const DLTensor& out = *args[2];
+  if (a.ndim < 2 || b.ndim < 2) {
+    return Fail(error, kName, "operands must have rank >= 2, got ranks %d and %d", a.ndim,
+                b.ndim);
+  }
+  int64_t a0 = a.shape[a.ndim - 2], a1 = a.shape[a.ndim - 1];
+  int64_t b0 = b.shape[b.ndim - 2], b1 = b.shape[b.ndim - 1];
+  int64_t m = attrs.transpose_a ? a1 : a0, k = attrs.transpose_a ? a0 : a1;
+  int64_t kb = attrs.transpose_b ? b1 : b0, n = attrs.transpose_b ? b0 : b1;
+  if (k != kb) {
+    return Fail(error, kName, "inner dimensions differ: a %s gives K = %lld, b %s gives K = %lld",
+                FormatShape(a).text, static_cast<long long>(k), FormatShape(b).text,
+                static_cast<long long>(kb));
+  }
+  // Batch dimensions, right-aligned and broadcast; a_stride/b_stride are matrix strides (0
+  // where that operand broadcasts).
+  const int batch_ndim = std::max(a.ndim, b.ndim) - 2;
+  int64_t expected[kMaxDims], a_stride[kMaxDims], b_stride[kMaxDims];
+  int64_t a_run = 1, b_run = 1;
+  for (int i = batch_ndim - 1; i >= 0; --i) {
+    int ai = i - (batch_ndim - (a.ndim - 2)), bi = i - (batch_ndim - (b.ndim - 2));
+    int64_t da = ai >= 0 ? a.shape[ai] : 1, db = bi >= 0 ? b.shape[bi] : 1;
+    if (da != db && da != 1 && db != 1) {
+      return Fail(error, kName, "batch dimensions of %s and %s do not broadcast",
+                  FormatShape(a).text, FormatShape(b).text);
+    }
+    expected[i] = da == 1 ? db : da;
+    a_stride[i] = da == 1 ? 0 : a_run;
+    b_stride[i] = db == 1 ? 0 : b_run;
+    a_run *= da;
+    b_run *= db;
+  }
+  expected[batch_ndim] = m;
+  expected[batch_ndim + 1] = n;
+  if (CheckShape(kName, "output", out, expected, batch_ndim + 2, error) != 0) return -1;
+  if (!FitsBlasInt(m) || !FitsBlasInt(n) || !FitsBlasInt(k)) {
+    return Fail(error, kName, "dimensions exceed the BLAS integer range");
+  }
+  const float* pa = DataAs<const float>(a);
+  const float* pb = DataAs<const float>(b);
+  float* pc = DataAs<float>(out);
+  int64_t batch = internal::Product(expected, 0, batch_ndim);
+  if (batch == 0) return 0;
+  if (b_run == 1 && !attrs.transpose_a && FitsBlasInt(batch * m)) {
+    // b is shared by every batch: one GEMM over the stacked rows of a.
+    Gemm(false, attrs.transpose_b, batch * m, n, k, pa, pb, pc);
+    return 0;
+  }
+  const int64_t a_size = m * k, b_size = k * n, c_size = m * n;
+  int64_t index[kMaxDims] = {};
+  int64_t a_off = 0, b_off = 0;
+  for (int64_t t = 0; t < batch; ++t) {
+    Gemm(attrs.transpose_a, attrs.transpose_b, m, n, k, pa + a_off * a_size,
+         pb + b_off * b_size, pc + t * c_size);
+    for (int d = batch_ndim - 1; d >= 0; --d) {
+      a_off += a_stride[d];
+      b_off += b_stride[d];
+      if (++index[d] < expected[d]) break;
+      a_off -= a_stride[d] * expected[d];
+      b_off -= b_stride[d] * expected[d];
+      index[d] = 0;
+    }
+  }
+  return 0;
+}
+
+}  // namespace ferry::kernels

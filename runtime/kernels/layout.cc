@@ -1,0 +1,186 @@
+// Layout kernels that move bytes without interpreting them: concat, reshape, transpose.
+#include <string.h>
+
+#include <climits>
+
+#include "runtime/kernels/kernel_util.h"
+#include "runtime/kernels/kernels.h"
+
+namespace ferry::kernels {
+namespace {
+
+using internal::DataAs;
+using internal::Fail;
+
+// Copies in -> out where output dimension d advances the input by in_stride[d] elements of
+// `Bytes` bytes each; the output is written in order. `shape` is the output shape, with at
+// least one element. memcpy of a constant size compiles to a plain load and store.
+template <size_t Bytes>
+void PermuteCopy(const char* in, char* out, const int64_t* shape, const int64_t* in_stride,
+                 int ndim) {
+  if (ndim == 0) {
+    memcpy(out, in, Bytes);
+    return;
+  }
+  const int last = ndim - 1;
+  const int64_t row = shape[last], step = in_stride[last] * static_cast<int64_t>(Bytes);
+  const int64_t rows = internal::Product(shape, 0, last);
+  int64_t index[kMaxDims + 1] = {};  // Up to kMaxDims + 1 dimensions, see below.
+  int64_t offset = 0;                // In elements.
+  for (int64_t r = 0; r < rows; ++r) {
+    char* dst = out + r * row * static_cast<int64_t>(Bytes);
+    const char* src = in + offset * static_cast<int64_t>(Bytes);
+    for (int64_t j = 0; j < row; ++j)
+      memcpy(dst + j * static_cast<int64_t>(Bytes), src + j * step, Bytes);
+    for (int d = last - 1; d >= 0; --d) {
+      offset += in_stride[d];
+      if (++index[d] < shape[d]) break;
+      offset -= in_stride[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+// PermuteCopy for elements of any byte size.
+void PermuteCopyBytes(const char* in, char* out, size_t element_bytes, const int64_t* shape,
+                      const int64_t* in_stride, int ndim) {
+  switch (element_bytes) {
+    case 1:
+      return PermuteCopy<1>(in, out, shape, in_stride, ndim);
+    case 2:
+      return PermuteCopy<2>(in, out, shape, in_stride, ndim);
+    case 4:
+      return PermuteCopy<4>(in, out, shape, in_stride, ndim);
+    case 8:
+      return PermuteCopy<8>(in, out, shape, in_stride, ndim);
+    default:
+      break;
+  }
+  // Other sizes: treat each element as a trailing dimension of element_bytes single bytes.
+  int64_t byte_shape[kMaxDims + 1], byte_stride[kMaxDims + 1];
+  const int64_t eb = static_cast<int64_t>(element_bytes);
+  for (int d = 0; d < ndim; ++d) {
+    byte_shape[d] = shape[d];
+    byte_stride[d] = in_stride[d] * eb;
+  }
+  byte_shape[ndim] = eb;
+  byte_stride[ndim] = 1;
+  PermuteCopy<1>(in, out, byte_shape, byte_stride, ndim + 1);
+}
+
+}  // namespace
+
+// args: inputs..., out. Every input must have out's dtype; rank-0 inputs are rejected.
+int Concat(const ConcatAttrs& attrs, DLTensor* const* args, int32_t num_args,
+           FerryKernelError* error) {
+  constexpr const char* kName = "concat";
+  if (internal::CheckArgs(kName, args, num_args, 2, INT32_MAX, error) != 0 ||
+      internal::CheckSameDType(kName, args, num_args, error) != 0) {
+    return -1;
+  }
+  const int32_t num_inputs = num_args - 1;
+  const DLTensor& first = *args[0];
+  const DLTensor& out = *args[num_inputs];
+  int axis;
+  if (internal::NormalizeAxis(kName, attrs.axis, first.ndim, &axis, error) != 0) return -1;
+  int64_t expected[kMaxDims];
+  for (int d = 0; d < first.ndim; ++d) expected[d] = first.shape[d];
+  for (int32_t i = 1; i < num_inputs; ++i) {
+    const DLTensor& t = *args[i];
+    bool match = t.ndim == first.ndim;
+    for (int d = 0; match && d < first.ndim; ++d) match = d == axis || t.shape[d] == first.shape[d];
+    if (!match) {
+      return Fail(error, kName, "input %d shape %s does not match input 0 shape %s outside axis %d",
+                  i, internal::FormatShape(t).text, internal::FormatShape(first).text, axis);
+    }
+    if (__builtin_add_overflow(expected[axis], t.shape[axis], &expected[axis])) {
+      return Fail(error, kName, "concatenated dimension overflows");
+    }
+  }
+  if (internal::CheckShape(kName, "output", out, expected, first.ndim, error) != 0) return -1;
+  if (internal::NumElements(out) == 0) return 0;
+  const size_t element_bytes = internal::ElementBytes(out);
+  const int64_t outer = internal::Product(expected, 0, axis);
+  const int64_t inner_bytes =
+      internal::Product(expected, axis + 1, first.ndim) * static_cast<int64_t>(element_bytes);
+  const int64_t out_row = expected[axis] * inner_bytes;
+  char* dst = DataAs<char>(out);
+  int64_t column = 0;  // Byte offset of the current input's block inside an output row.
+  for (int32_t i = 0; i < num_inputs; ++i) {
+    const DLTensor& t = *args[i];
+    const int64_t row = t.shape[axis] * inner_bytes;
+    if (row != 0) {
+      const char* src = DataAs<const char>(t);
+      for (int64_t o = 0; o < outer; ++o) {
+        memcpy(dst + o * out_row + column, src + o * row, static_cast<size_t>(row));
+      }
+    }
+    column += row;
+  }
+  return 0;
+}
+
+// in and out may be the same buffer.
+int Reshape(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
+  constexpr const char* kName = "reshape";
+  if (internal::CheckArgs(kName, args, num_args, 2, 2, error) != 0 ||
+      internal::CheckSameDType(kName, args, num_args, error) != 0) {
+    return -1;
+  }
+  const DLTensor& in = *args[0];
+  const DLTensor& out = *args[1];
+  const int64_t count = internal::NumElements(in);
+  if (internal::NumElements(out) != count) {
+    return Fail(error, kName, "output shape %s has %lld elements, input shape %s has %lld",
+                internal::FormatShape(out).text, static_cast<long long>(internal::NumElements(out)),
+                internal::FormatShape(in).text, static_cast<long long>(count));
+  }
+  if (count == 0) return 0;
+  const char* src = DataAs<const char>(in);
+  char* dst = DataAs<char>(out);
+  if (src != dst) memmove(dst, src, static_cast<size_t>(count) * internal::ElementBytes(in));
+  return 0;
+}
+
+// out must not overlap in.
+int Transpose(const TransposeAttrs& attrs, DLTensor* const* args, int32_t num_args,
+              FerryKernelError* error) {
+  constexpr const char* kName = "transpose";
+  if (internal::CheckArgs(kName, args, num_args, 2, 2, error) != 0 ||
+      internal::CheckSameDType(kName, args, num_args, error) != 0) {
+    return -1;
+  }
+  const DLTensor& in = *args[0];
+  const DLTensor& out = *args[1];
+  if (attrs.ndim != in.ndim) {
+    return Fail(error, kName, "axes has %lld entries, input rank is %d",
+                static_cast<long long>(attrs.ndim), in.ndim);
+  }
+  const int ndim = in.ndim;
+  bool seen[kMaxDims] = {};
+  for (int d = 0; d < ndim; ++d) {
+    const int64_t axis = attrs.axes[d];
+    if (axis < 0 || axis >= ndim || seen[axis]) {
+      return Fail(error, kName, "axes is not a permutation of [0, %d)", ndim);
+    }
+    seen[axis] = true;
+  }
+  // Compact input strides, then the output shape and the input stride of each output axis.
+  int64_t compact[kMaxDims], shape[kMaxDims], in_stride[kMaxDims];
+  int64_t run = 1;
+  for (int d = ndim - 1; d >= 0; --d) {
+    compact[d] = run;
+    run *= in.shape[d];
+  }
+  for (int d = 0; d < ndim; ++d) {
+    shape[d] = in.shape[attrs.axes[d]];
+    in_stride[d] = compact[attrs.axes[d]];
+  }
+  if (internal::CheckShape(kName, "output", out, shape, ndim, error) != 0) return -1;
+  if (internal::NumElements(out) == 0) return 0;
+  PermuteCopyBytes(DataAs<const char>(in), DataAs<char>(out), internal::ElementBytes(in), shape,
+                   in_stride, ndim);
+  return 0;
+}
+
+}  // namespace ferry::kernels
