@@ -105,8 +105,12 @@ NDArray NDArray::Borrow(void* data, std::vector<int64_t> shape, DataType dtype, 
 
 StatusOr<NDArray> NDArray::CreateView(std::vector<int64_t> shape, DataType dtype) const {
   FERRY_CHECK(node_) << "CreateView on a null NDArray";
+  if (dtype.lanes == 0 || dtype.bits == 0) {
+    return InvalidArgumentError("invalid dtype " + dtype.ToString());
+  }
   ASSIGN_OR_RETURN(int64_t count, ShapeNumElements(shape));
-  if (static_cast<size_t>(count) * dtype.bytes() > NumBytes()) {
+  // Compare by division: count * bytes() can wrap around for a huge count.
+  if (static_cast<size_t>(count) > NumBytes() / dtype.bytes()) {
     return InvalidArgumentError("view " + dtype.ToString() + ShapeToString(shape) +
                                 " is larger than " + ToString());
   }

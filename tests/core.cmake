@@ -1,0 +1,2 @@
+ferry_add_test(runtime_core_test SOURCES runtime_core_test.cc LIBS ferry_runtime)
+ferry_add_test(npy_test SOURCES npy_test.cc LIBS ferry_runtime)
