@@ -40,9 +40,12 @@ StatusOr<PackedFunc> TimeEvaluator(const Module& module, const std::string& name
         RETURN_IF_ERROR(api->Synchronize(device));
         elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
         if (elapsed_ms >= options.min_repeat_ms) break;
-        // TVM's rule: scale number towards min_repeat_ms, at least doubling it.
-        const double scale = elapsed_ms > 0 ? options.min_repeat_ms / elapsed_ms : 2.0;
-        number = std::max<int64_t>(number * 2, static_cast<int64_t>(std::ceil(number * scale)));
+        // TVM's rule: aim at min_repeat_ms from the measured rate, growing by at least the
+        // golden ratio.
+        const double per_call_ms = elapsed_ms / static_cast<double>(number);
+        const double target = per_call_ms > 0 ? options.min_repeat_ms / per_call_ms + 1 : 0;
+        number = std::max(static_cast<int64_t>(target),
+                          static_cast<int64_t>(std::ceil(static_cast<double>(number) * 1.618)));
       }
       seconds[r] = elapsed_ms / 1e3 / static_cast<double>(number);
     }

@@ -3,7 +3,8 @@
 // The returned PackedFunc takes the timed function's arguments. It calls the function once
 // to warm up, then runs `repeat` repeats; each repeat calls it `number` times back to back
 // and synchronises `device`. When min_repeat_ms > 0 and a repeat finished faster, `number`
-// is raised (to the estimate that reaches min_repeat_ms, at least doubling) and the repeat is
+// is raised (to the estimate that reaches min_repeat_ms, growing by at least 1.618x, as
+// TVM does) and the repeat is
 // measured again. Between repeats it sleeps cooldown_ms. It returns an NDArray of float64
 // [repeat] on the CPU holding each repeat's mean seconds per call. Any error of the timed
 // function is returned as is.
