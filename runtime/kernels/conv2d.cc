@@ -81,19 +81,10 @@ int Validate(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
   if (weight.ndim != 4) {
     return Fail(error, kName, "weight must be 4-D OIHW, got rank %d", weight.ndim);
   }
+  if (internal::CheckWindowAttrs(kName, attrs.strides, attrs.padding, attrs.dilation, error) != 0) {
+    return -1;
+  }
   const int64_t kMax = internal::kMaxAttrValue;
-  for (int i = 0; i < 2; ++i) {
-    if (attrs.strides[i] < 1 || attrs.strides[i] > kMax || attrs.dilation[i] < 1 ||
-        attrs.dilation[i] > kMax) {
-      return Fail(error, kName, "strides and dilation must be in [1, %lld]",
-                  static_cast<long long>(kMax));
-    }
-  }
-  for (int64_t pad : attrs.padding) {
-    if (pad < 0 || pad > kMax) {
-      return Fail(error, kName, "padding must be in [0, %lld]", static_cast<long long>(kMax));
-    }
-  }
   if (attrs.groups < 1 || attrs.groups > kMax) {
     return Fail(error, kName, "groups %lld must be positive", static_cast<long long>(attrs.groups));
   }

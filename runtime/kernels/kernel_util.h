@@ -54,6 +54,11 @@ int64_t WindowCount(int64_t in, int64_t pad_before, int64_t pad_after, int64_t k
 // Largest value accepted for stride, dilation, padding, groups and pool size attributes.
 inline constexpr int64_t kMaxAttrValue = int64_t{1} << 30;
 
+// Checks the sliding-window attributes shared by conv2d and pooling: strides and dilation in
+// [1, kMaxAttrValue], padding in [0, kMaxAttrValue].
+int CheckWindowAttrs(const char* kernel, const int64_t* strides, const int64_t* padding,
+                     const int64_t* dilation, FerryKernelError* error);
+
 // Product of dims[begin, end) (1 when empty). Safe on shapes that passed CheckArgs.
 int64_t Product(const int64_t* dims, int begin, int end);
 inline int64_t NumElements(const DLTensor& t) { return Product(t.shape, 0, t.ndim); }

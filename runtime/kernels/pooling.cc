@@ -32,16 +32,9 @@ int ValidatePool(const char* name, const Pool2dAttrs& attrs, DLTensor* const* ar
     if (attrs.pool_size[i] < 1 || attrs.pool_size[i] > kMax) {
       return Fail(error, name, "pool_size must be in [1, %lld]", static_cast<long long>(kMax));
     }
-    if (attrs.strides[i] < 1 || attrs.strides[i] > kMax || attrs.dilation[i] < 1 ||
-        attrs.dilation[i] > kMax) {
-      return Fail(error, name, "strides and dilation must be in [1, %lld]",
-                  static_cast<long long>(kMax));
-    }
   }
-  for (int64_t pad : attrs.padding) {
-    if (pad < 0 || pad > kMax) {
-      return Fail(error, name, "padding must be in [0, %lld]", static_cast<long long>(kMax));
-    }
+  if (internal::CheckWindowAttrs(name, attrs.strides, attrs.padding, attrs.dilation, error) != 0) {
+    return -1;
   }
   g->planes = data.shape[0] * data.shape[1];
   g->h = data.shape[2];
