@@ -45,9 +45,10 @@ StatusOr<ParamMap> ParseParams(std::string_view bytes) {
   ASSIGN_OR_RETURN(uint32_t stored_crc, trailer.ReadU32("checksum"));
   BinaryReader reader(body);
   RETURN_IF_ERROR(reader.ReadRaw("magic", kMagic.size()).status());
-  ASSIGN_OR_RETURN(uint32_t version, reader.ReadU32("version"));
-  if (version != kVersion) {
-    return InvalidArgumentError("params: format version " + std::to_string(version) +
+  StatusOr<uint32_t> version = reader.ReadU32("version");
+  if (!version.ok()) return fail(version.status());
+  if (*version != kVersion) {
+    return InvalidArgumentError("params: format version " + std::to_string(*version) +
                                 " is not supported (this build reads version 1)");
   }
   if (Crc32(body) != stored_crc) {
