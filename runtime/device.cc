@@ -15,7 +15,10 @@ std::string DeviceTypeName(DLDeviceType type) {
   }
 }
 
-std::string Device::ToString() const { return DeviceTypeName(type) + "(" + std::to_string(id) + ")"; }
+std::string Device::ToString() const {
+  if (is_remote()) return "remote:" + Local().ToString();
+  return DeviceTypeName(type) + "(" + std::to_string(id) + ")";
+}
 
 StatusOr<Device> ParseDevice(const std::string& text) {
   std::string name = text;

@@ -10,6 +10,10 @@
 
 namespace ferry {
 
+// Devices of a remote session carry this mask in their type (TVM's kRPCSessMask): type =
+// kRemoteDeviceMask + the device type on the remote machine.
+inline constexpr int kRemoteDeviceMask = 128;
+
 struct Device {
   DLDeviceType type = kDLCPU;
   int id = 0;
@@ -20,7 +24,17 @@ struct Device {
   DLDevice ToDL() const { return DLDevice{type, id}; }
   static Device FromDL(DLDevice d) { return Device{d.device_type, d.device_id}; }
 
-  // "cpu(0)", "cuda(1)".
+  bool is_remote() const { return static_cast<int>(type) >= kRemoteDeviceMask; }
+  // The same device as seen on the remote machine (the mask removed).
+  Device Local() const {
+    return is_remote() ? Device{static_cast<DLDeviceType>(type - kRemoteDeviceMask), id} : *this;
+  }
+  // The device `d` of the remote machine, as the client refers to it.
+  static Device Remote(Device d) {
+    return Device{static_cast<DLDeviceType>(static_cast<int>(d.type) + kRemoteDeviceMask), d.id};
+  }
+
+  // "cpu(0)", "cuda(1)", "remote:cpu(0)".
   std::string ToString() const;
 
   friend bool operator==(const Device& a, const Device& b) {

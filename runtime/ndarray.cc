@@ -18,6 +18,8 @@ class NDArrayNode : public Object {
   DeviceApi* api_ = nullptr;
   // Set for views: keeps the owner of the data alive.
   ObjectPtr<NDArrayNode> base_;
+  // Keeps api_ alive when it belongs to an object (a remote session).
+  ObjectPtr<Object> api_owner_;
   int64_t num_elements_ = 0;
 };
 
@@ -48,10 +50,20 @@ Status CheckCompatible(int64_t dst_elems, DataType dst_type, int64_t src_elems,
   return Status::Ok();
 }
 
-Status CopyBetween(const void* from, Device from_device, void* to, Device to_device,
-                   size_t bytes) {
-  DLDeviceType owner = from_device.type != kDLCPU ? from_device.type : to_device.type;
-  ASSIGN_OR_RETURN(DeviceApi * api, GetDeviceApi(owner));
+// Copies through the API of the non-CPU side: the array's own API when it has one
+// (`from_api` / `to_api`), else the one registered for its device type.
+Status CopyBetween(const void* from, Device from_device, DeviceApi* from_api, void* to,
+                   Device to_device, DeviceApi* to_api, size_t bytes) {
+  const bool from_is_owner = from_device.type != kDLCPU;
+  if (from_is_owner && to_device.type != kDLCPU && from_api != nullptr && to_api != nullptr &&
+      from_api != to_api) {
+    return UnimplementedError("no direct copy from " + from_device.ToString() + " to " +
+                              to_device.ToString() + "; copy through the host");
+  }
+  DeviceApi* api = from_is_owner ? from_api : to_api;
+  if (api == nullptr) {
+    ASSIGN_OR_RETURN(api, GetDeviceApi(from_is_owner ? from_device.type : to_device.type));
+  }
   return api->Copy(from, from_device, to, to_device, bytes);
 }
 
@@ -97,6 +109,16 @@ StatusOr<NDArray> NDArray::Empty(std::vector<int64_t> shape, DataType dtype, Dev
   return NDArray(std::move(node));
 }
 
+NDArray NDArray::Adopt(void* data, std::vector<int64_t> shape, DataType dtype, Device device,
+                       DeviceApi* api, ObjectPtr<Object> api_owner) {
+  int64_t count = 1;
+  for (int64_t dim : shape) count *= dim;
+  auto node = MakeNode(data, std::move(shape), dtype, device, count);
+  node->api_ = api;
+  node->api_owner_ = std::move(api_owner);
+  return NDArray(std::move(node));
+}
+
 NDArray NDArray::Borrow(void* data, std::vector<int64_t> shape, DataType dtype, Device device) {
   int64_t count = 1;
   for (int64_t dim : shape) count *= dim;
@@ -121,7 +143,9 @@ StatusOr<NDArray> NDArray::CreateView(std::vector<int64_t> shape, DataType dtype
 
 Status NDArray::CopyFrom(const NDArray& other) {
   FERRY_CHECK(node_ && other.node_) << "CopyFrom with a null NDArray";
-  return CopyFrom(other.dl_tensor());
+  RETURN_IF_ERROR(CheckCompatible(NumElements(), dtype(), other.NumElements(), other.dtype()));
+  return CopyBetween(other.data(), other.device(), other.device_api(), data(), device(),
+                     device_api(), NumBytes());
 }
 
 Status NDArray::CopyFrom(const DLTensor* other) {
@@ -140,7 +164,8 @@ Status NDArray::CopyFrom(const DLTensor* other) {
     }
   }
   const void* from = static_cast<const char*>(other->data) + other->byte_offset;
-  return CopyBetween(from, Device::FromDL(other->device), data(), device(), NumBytes());
+  return CopyBetween(from, Device::FromDL(other->device), nullptr, data(), device(), device_api(),
+                     NumBytes());
 }
 
 Status NDArray::CopyFromBytes(const void* bytes_ptr, size_t bytes) {
@@ -149,7 +174,7 @@ Status NDArray::CopyFromBytes(const void* bytes_ptr, size_t bytes) {
     return InvalidArgumentError("expected " + std::to_string(NumBytes()) + " bytes for " +
                                 ToString() + ", got " + std::to_string(bytes));
   }
-  return CopyBetween(bytes_ptr, Device::Cpu(), data(), device(), bytes);
+  return CopyBetween(bytes_ptr, Device::Cpu(), nullptr, data(), device(), device_api(), bytes);
 }
 
 Status NDArray::CopyToBytes(void* bytes_ptr, size_t bytes) const {
@@ -158,7 +183,7 @@ Status NDArray::CopyToBytes(void* bytes_ptr, size_t bytes) const {
     return InvalidArgumentError("expected " + std::to_string(NumBytes()) + " bytes for " +
                                 ToString() + ", got " + std::to_string(bytes));
   }
-  return CopyBetween(data(), device(), bytes_ptr, Device::Cpu(), bytes);
+  return CopyBetween(data(), device(), device_api(), bytes_ptr, Device::Cpu(), nullptr, bytes);
 }
 
 StatusOr<NDArray> NDArray::CopyTo(Device target) const {
@@ -191,6 +216,11 @@ size_t NDArray::NumBytes() const { return static_cast<size_t>(NumElements()) * d
 void* NDArray::data() const {
   FERRY_CHECK(node_) << "data() of a null NDArray";
   return static_cast<char*>(node()->tensor_.data) + node()->tensor_.byte_offset;
+}
+DeviceApi* NDArray::device_api() const {
+  FERRY_CHECK(node_) << "device_api() of a null NDArray";
+  const NDArrayNode* owner = node()->base_ ? node()->base_.get() : node();
+  return owner->api_;
 }
 DLTensor* NDArray::dl_tensor() const {
   FERRY_CHECK(node_) << "dl_tensor() of a null NDArray";

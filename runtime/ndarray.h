@@ -23,6 +23,7 @@ inline constexpr size_t kAllocAlignment = 64;
 inline constexpr int kMaxNdim = 32;
 
 class NDArrayNode;
+class DeviceApi;
 
 class NDArray {
  public:
@@ -36,6 +37,13 @@ class NDArray {
   // Wraps memory owned elsewhere (not freed by the array). The caller keeps `data` alive and
   // valid for `shape` x `dtype` for the lifetime of every copy of the returned array.
   static NDArray Borrow(void* data, std::vector<int64_t> shape, DataType dtype, Device device);
+
+  // Takes ownership of `data`, allocated through `api` on `device`: copies and the final Free
+  // go through `api` instead of GetDeviceApi(device.type), and `api_owner` (which may be
+  // null) is kept alive as long as the array, so `api` may belong to it. This is how arrays
+  // on remote devices are represented (rpc/remote_device_api.h).
+  static NDArray Adopt(void* data, std::vector<int64_t> shape, DataType dtype, Device device,
+                       DeviceApi* api, ObjectPtr<Object> api_owner);
 
   // A new array with `shape` that shares this array's data; the element count of `shape` must
   // not exceed this array's element count (kInvalidArgument otherwise).
@@ -65,6 +73,9 @@ class NDArray {
   T* data_as() const {
     return static_cast<T*>(data());
   }
+  // The API that copies this array's bytes: the one it was allocated or adopted with, else
+  // null (a borrowed array; copies then use GetDeviceApi).
+  DeviceApi* device_api() const;
   // A DLTensor view valid while any copy of this NDArray lives. Do not modify it.
   DLTensor* dl_tensor() const;
 

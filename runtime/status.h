@@ -126,6 +126,9 @@ class [[nodiscard]] StatusOr {
     ThrowIfError();
     return std::move(*value_);
   }
+  // The value, or `fallback` when this holds an error.
+  T value_or(T fallback) const& { return value_.has_value() ? *value_ : std::move(fallback); }
+
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }

@@ -1,0 +1,220 @@
+#include "rpc/client_session.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "rpc/remote_objects.h"
+#include "runtime/file_util.h"
+
+#include <openssl/evp.h>
+
+namespace ferry::rpc {
+namespace {
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+// Sends one request over `channel` and waits for its reply (used before a session exists).
+StatusOr<ParsedMessage> CallOnce(Channel& channel, Frames request, uint64_t id,
+                                 Deadline deadline) {
+  RETURN_IF_ERROR(channel.Send(std::move(request), deadline));
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<Frames> frames, channel.Receive(deadline));
+    if (!frames) return DeadlineExceededError("the agent did not answer in time");
+    ASSIGN_OR_RETURN(ParsedMessage reply, ParseMessage(std::move(*frames), ProtocolLimits{}));
+    if (reply.request_id != id && reply.request_id != 0) continue;
+    if (!reply.status.ok()) return reply.status;
+    return reply;
+  }
+}
+
+}  // namespace
+
+StatusOr<RemoteSession> Connect(const std::string& agent_endpoint, const ConnectOptions& options) {
+  auto context = std::make_shared<zmq::context_t>(1);
+  ASSIGN_OR_RETURN(std::unique_ptr<ZmqChannel> agent,
+                   ZmqChannel::Connect(context, agent_endpoint, options.channel));
+  const Deadline deadline = Clock::now() + options.timeout;
+  MessageWriter open = MessageWriter::Request(MessageType::kOpenSession, 1,
+                                              MillisecondsUntil(deadline), 2);
+  open.packer().pack(options.min_version);
+  open.packer().pack(options.max_version);
+  StatusOr<ParsedMessage> opened = CallOnce(*agent, std::move(open).Finish(), 1, deadline);
+  if (!opened.ok()) return opened.status().WithContext("opening a session with " + agent_endpoint);
+  RETURN_IF_ERROR(CheckBodySize(*opened, 4));
+  ASSIGN_OR_RETURN(uint64_t version, ReadUint(opened->item(0), "version"));
+  ASSIGN_OR_RETURN(std::string session_id, ReadString(opened->item(1), "session id"));
+  ASSIGN_OR_RETURN(std::string worker_endpoint, ReadString(opened->item(2), "worker endpoint"));
+  ASSIGN_OR_RETURN(std::string token, ReadString(opened->item(3), "token"));
+  if (version < options.min_version || version > options.max_version) {
+    return UnimplementedError("the agent chose protocol version " + std::to_string(version) +
+                              " outside the offered range");
+  }
+
+  ASSIGN_OR_RETURN(std::unique_ptr<ZmqChannel> worker,
+                   ZmqChannel::Connect(context, worker_endpoint, options.channel));
+  MessageWriter hello = MessageWriter::Request(MessageType::kHello, 1, MillisecondsUntil(deadline), 1);
+  hello.packer().pack(token);
+  StatusOr<ParsedMessage> greeted = CallOnce(*worker, std::move(hello).Finish(), 1, deadline);
+  if (!greeted.ok()) return greeted.status().WithContext("greeting session worker " + worker_endpoint);
+
+  auto core = MakeObject<SessionCore>(std::move(worker), std::move(agent), session_id,
+                                      options.timeout);
+  return RemoteSession(std::move(core));
+}
+
+Status RemoteSession::Upload(const std::string& local_path, const std::string& label) {
+  ASSIGN_OR_RETURN(std::string data, ReadFile(local_path));
+  return UploadBytes(data, label.empty() ? std::filesystem::path(local_path).filename().string()
+                                         : label);
+}
+
+Status RemoteSession::UploadBytes(std::string_view data, const std::string& label) {
+  const std::string digest = Sha256Hex(data);
+  ASSIGN_OR_RETURN(ParsedMessage begun, core_->Call(MessageType::kUploadBegin, 3, [&](MessageWriter& w) {
+    w.packer().pack(label);
+    w.packer().pack(digest);
+    w.packer().pack(static_cast<uint64_t>(data.size()));
+  }));
+  RETURN_IF_ERROR(CheckBodySize(begun, 1));
+  ASSIGN_OR_RETURN(bool complete, ReadBool(begun.item(0), "complete"));
+  if (complete) return Status::Ok();
+  {
+    auto lock = core_->Lock();
+    std::vector<uint64_t> in_flight;
+    for (size_t offset = 0; offset < data.size(); offset += kChunkBytes) {
+      const size_t size = std::min(kChunkBytes, data.size() - offset);
+      ASSIGN_OR_RETURN(uint64_t id, core_->Send(MessageType::kUploadChunk, 2, [&](MessageWriter& w) {
+        w.packer().pack(label);
+        w.packer().pack(static_cast<uint64_t>(offset));
+        w.AddFrame(CopyFrame(data.substr(offset, size)));
+      }));
+      in_flight.push_back(id);
+      if (in_flight.size() >= static_cast<size_t>(kCopyWindow)) {
+        RETURN_IF_ERROR(core_->Await(in_flight.front()).status());
+        in_flight.erase(in_flight.begin());
+      }
+    }
+    for (uint64_t id : in_flight) RETURN_IF_ERROR(core_->Await(id).status());
+  }
+  return core_
+      ->Call(MessageType::kUploadEnd, 1, [&](MessageWriter& w) { w.packer().pack(label); })
+      .status();
+}
+
+StatusOr<std::string> RemoteSession::Download(const std::string& label) {
+  std::string data;
+  while (true) {
+    ASSIGN_OR_RETURN(ParsedMessage reply, core_->Call(MessageType::kDownload, 3, [&](MessageWriter& w) {
+      w.packer().pack(label);
+      w.packer().pack(static_cast<uint64_t>(data.size()));
+      w.packer().pack(static_cast<uint64_t>(kChunkBytes));
+    }));
+    RETURN_IF_ERROR(CheckBodySize(reply, 1));
+    ASSIGN_OR_RETURN(uint64_t size, ReadUint(reply.item(0), "file size"));
+    ASSIGN_OR_RETURN(const zmq::message_t* chunk, reply.Frame(1));
+    data.append(static_cast<const char*>(chunk->data()), chunk->size());
+    if (data.size() >= size || chunk->size() == 0) break;
+  }
+  return data;
+}
+
+StatusOr<std::vector<FileEntry>> RemoteSession::ListFiles() {
+  ASSIGN_OR_RETURN(ParsedMessage reply, core_->Call(MessageType::kListFiles, 0, [](MessageWriter&) {}));
+  RETURN_IF_ERROR(CheckBodySize(reply, 1));
+  ASSIGN_OR_RETURN(const msgpack::object* list, ReadArray(reply.item(0), "files", 0));
+  std::vector<FileEntry> files;
+  for (uint32_t i = 0; i < list->via.array.size; ++i) {
+    ASSIGN_OR_RETURN(const msgpack::object* entry, ReadArray(list->via.array.ptr[i], "file", 2));
+    FileEntry f;
+    ASSIGN_OR_RETURN(f.label, ReadString(entry->via.array.ptr[0], "label"));
+    ASSIGN_OR_RETURN(f.size, ReadUint(entry->via.array.ptr[1], "size"));
+    files.push_back(std::move(f));
+  }
+  return files;
+}
+
+Status RemoteSession::RemoveFile(const std::string& label) {
+  return core_->Call(MessageType::kRemoveFile, 1, [&](MessageWriter& w) { w.packer().pack(label); })
+      .status();
+}
+
+StatusOr<Module> RemoteSession::LoadModule(const std::string& label) {
+  ASSIGN_OR_RETURN(ParsedMessage reply, core_->Call(MessageType::kLoadModule, 1, [&](MessageWriter& w) {
+    w.packer().pack(label);
+  }));
+  RETURN_IF_ERROR(CheckBodySize(reply, 1));
+  ASSIGN_OR_RETURN(Value module, core_->ReadResult(reply.item(0), reply));
+  return module.As<Module>();
+}
+
+StatusOr<PackedFunc> RemoteSession::GetFunction(const std::string& name) {
+  ASSIGN_OR_RETURN(ParsedMessage reply, core_->Call(MessageType::kGetGlobalFunction, 1, [&](MessageWriter& w) {
+    w.packer().pack(name);
+  }));
+  RETURN_IF_ERROR(CheckBodySize(reply, 1));
+  ASSIGN_OR_RETURN(Value func, core_->ReadResult(reply.item(0), reply));
+  return func.As<PackedFunc>();
+}
+
+StatusOr<NDArray> RemoteSession::Empty(std::vector<int64_t> shape, DataType dtype, Device device) {
+  if (!device.is_remote()) {
+    return InvalidArgumentError(device.ToString() + " is not a device of this session; use Cpu() or Cuda()");
+  }
+  ASSIGN_OR_RETURN(ParsedMessage reply, core_->Call(MessageType::kAllocArray, 3, [&](MessageWriter& w) {
+    PackShape(w.packer(), shape);
+    PackDataType(w.packer(), dtype);
+    PackDevice(w.packer(), device.Local());
+  }));
+  RETURN_IF_ERROR(CheckBodySize(reply, 1));
+  ASSIGN_OR_RETURN(Value array, core_->ReadResult(reply.item(0), reply));
+  return array.As<NDArray>();
+}
+
+DeviceAttributes RemoteSession::GetDeviceAttributes(Device device) {
+  return core_->device_api()->GetAttributes(device);
+}
+
+StatusOr<uint64_t> RemoteSession::ModuleHandle(const Module& module) const {
+  auto* remote = dynamic_cast<RemoteModuleNode*>(module.get());
+  if (remote == nullptr || remote->core() != core_.get()) {
+    return InvalidArgumentError("the module does not belong to this session");
+  }
+  return remote->handle();
+}
+
+StatusOr<PackedFunc> RemoteSession::TimeEvaluator(const Module& module, const std::string& name,
+                                                  Device device, TimeEvaluatorOptions options) {
+  ASSIGN_OR_RETURN(uint64_t handle, ModuleHandle(module));
+  ASSIGN_OR_RETURN(ParsedMessage reply, core_->Call(MessageType::kTimeEvaluator, 7, [&](MessageWriter& w) {
+    auto& p = w.packer();
+    p.pack(handle);
+    p.pack(name);
+    PackDevice(p, device.Local());
+    p.pack(options.number);
+    p.pack(options.repeat);
+    p.pack(options.min_repeat_ms);
+    p.pack(options.cooldown_ms);
+  }));
+  RETURN_IF_ERROR(CheckBodySize(reply, 1));
+  ASSIGN_OR_RETURN(Value timer_value, core_->ReadResult(reply.item(0), reply));
+  ASSIGN_OR_RETURN(PackedFunc timer, timer_value.As<PackedFunc>());
+  return PackedFunc([timer](std::span<const Value> args) -> StatusOr<Value> {
+    ASSIGN_OR_RETURN(Value result, timer.CallPacked(args));
+    ASSIGN_OR_RETURN(NDArray seconds, result.As<NDArray>());
+    ASSIGN_OR_RETURN(NDArray host, seconds.CopyTo(Device::Cpu()));
+    return Value(host);
+  });
+}
+
+}  // namespace ferry::rpc

@@ -1,0 +1,92 @@
+// RemoteSession: the client API of a session with a device agent, in TVM's shape.
+//
+//   auto remote = ferry::rpc::Connect("tcp://127.0.0.1:9190").value();
+//   remote.Upload("model.so");
+//   ferry::Module lib = remote.LoadModule("model.so").value();
+//   ferry::Module gmod = lib.GetFunction("cnn").value()(remote.Cpu(0)).As<ferry::Module>().value();
+//   ferry::ExecutorModule(gmod).SetInput("data", x);   // the runtime's wrapper, unchanged
+//
+// Every call has a deadline (ConnectOptions::timeout, adjustable): a dead agent or worker
+// gives kUnavailable or kDeadlineExceeded, never a hang. Remote objects release their
+// handles when their last local reference goes; the session closes when the RemoteSession
+// and every remote object are gone (or at Close()).
+#ifndef FERRY_RPC_CLIENT_SESSION_H_
+#define FERRY_RPC_CLIENT_SESSION_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rpc/session_core.h"
+#include "rpc/session_files.h"
+#include "rpc/zmq_channel.h"
+#include "runtime/module.h"
+#include "runtime/time_evaluator.h"
+
+namespace ferry::rpc {
+
+struct ConnectOptions {
+  // Deadline of each call (and of opening the session).
+  std::chrono::milliseconds timeout{30000};
+  ZmqChannelOptions channel;
+  // Protocol versions offered; tests narrow them to provoke a mismatch.
+  uint32_t min_version = kMinProtocolVersion;
+  uint32_t max_version = kMaxProtocolVersion;
+};
+
+class RemoteSession {
+ public:
+  // Wraps an open session (used by Connect and by tests over in-memory channels).
+  explicit RemoteSession(ObjectPtr<SessionCore> core) : core_(std::move(core)) {}
+
+  // Devices of the remote machine, to pass to factories and Empty.
+  Device Cpu(int id = 0) const { return Device::Remote(Device::Cpu(id)); }
+  Device Cuda(int id = 0) const { return Device::Remote(Device::Cuda(id)); }
+
+  // Uploads a local file as `label` (default: its file name). The agent keeps content by
+  // SHA-256, so re-uploading a file it has costs one round trip. Errors: kNotFound (local
+  // file), the agent's errors (bad label: kInvalidArgument).
+  Status Upload(const std::string& local_path, const std::string& label = "");
+  // Uploads bytes as `label`.
+  Status UploadBytes(std::string_view data, const std::string& label);
+  StatusOr<std::string> Download(const std::string& label);
+  StatusOr<std::vector<FileEntry>> ListFiles();
+  Status RemoveFile(const std::string& label);
+
+  // Loads an uploaded model library in the session (load_module on the agent).
+  StatusOr<Module> LoadModule(const std::string& label);
+  // A global function of the session (e.g. "ferry.echo").
+  StatusOr<PackedFunc> GetFunction(const std::string& name);
+  // A new array on remote device `device` (from Cpu() / Cuda()).
+  StatusOr<NDArray> Empty(std::vector<int64_t> shape, DataType dtype, Device device);
+  // Attributes of a remote device; exists == false when it has none.
+  DeviceAttributes GetDeviceAttributes(Device device);
+
+  // TVM's time_evaluator run on the agent: the returned function takes `name`'s arguments,
+  // runs the measurement there and returns a host NDArray of float64 [repeat] seconds.
+  StatusOr<PackedFunc> TimeEvaluator(const Module& module, const std::string& name, Device device,
+                                     TimeEvaluatorOptions options);
+
+  // Ends the session now (the agent frees everything it held). Later calls fail.
+  Status Close() { return core_->Close(); }
+
+  void set_timeout(std::chrono::milliseconds timeout) { core_->set_timeout(timeout); }
+  const std::string& session_id() const { return core_->session_id(); }
+  SessionCore* core() const { return core_.get(); }
+
+ private:
+  StatusOr<uint64_t> ModuleHandle(const Module& module) const;
+  ObjectPtr<SessionCore> core_;
+};
+
+// Opens a session with the agent at `agent_endpoint`: negotiates the protocol version, gets
+// a session worker of its own and connects to it directly. Errors: kUnavailable or
+// kDeadlineExceeded when the agent does not answer in time; kUnimplemented for a protocol
+// version mismatch (naming both ranges); the agent's errors.
+StatusOr<RemoteSession> Connect(const std::string& agent_endpoint,
+                                const ConnectOptions& options = {});
+
+}  // namespace ferry::rpc
+
+#endif  // FERRY_RPC_CLIENT_SESSION_H_

@@ -1,0 +1,213 @@
+#include "rpc/session_core.h"
+
+#include <algorithm>
+
+#include "rpc/remote_objects.h"
+#include "rpc/value_codec.h"
+
+namespace ferry::rpc {
+namespace {
+
+constexpr auto kDiagnoseTimeout = std::chrono::milliseconds(2000);
+constexpr auto kCloseTimeout = std::chrono::milliseconds(1000);
+
+}  // namespace
+
+SessionCore::SessionCore(std::unique_ptr<Channel> worker, std::unique_ptr<Channel> agent,
+                         std::string session_id, std::chrono::milliseconds timeout)
+    : worker_(std::move(worker)),
+      agent_(std::move(agent)),
+      session_id_(std::move(session_id)),
+      timeout_(timeout),
+      device_api_(std::make_unique<RemoteDeviceApi>(this)) {}
+
+SessionCore::~SessionCore() { (void)Close(); }
+
+void SessionCore::Release(uint64_t handle) {
+  std::lock_guard lock(release_mutex_);
+  pending_releases_.push_back(handle);
+}
+
+Status SessionCore::FlushReleases(Deadline deadline) {
+  std::vector<uint64_t> releases;
+  {
+    std::lock_guard lock(release_mutex_);
+    releases.swap(pending_releases_);
+  }
+  if (releases.empty()) return Status::Ok();
+  MessageWriter w = MessageWriter::Request(MessageType::kReleaseHandles, next_request_id_++,
+                                           MillisecondsUntil(deadline), 1);
+  w.packer().pack(releases);
+  return worker_->Send(std::move(w).Finish(), deadline);
+}
+
+StatusOr<uint64_t> SessionCore::Send(MessageType type, uint32_t body_size, const PackBody& pack) {
+  if (!lost_.ok()) return lost_;
+  if (closed_) return UnavailableError("the session is closed");
+  const Deadline deadline = Clock::now() + timeout_;
+  Status flushed = FlushReleases(deadline);
+  if (!flushed.ok()) return flushed;
+  const uint64_t id = next_request_id_++;
+  MessageWriter w = MessageWriter::Request(type, id, MillisecondsUntil(deadline), body_size);
+  pack(w);
+  Status sent = worker_->Send(std::move(w).Finish(), deadline);
+  if (sent.code() == StatusCode::kUnavailable) return DiagnoseLostWorker(sent);
+  RETURN_IF_ERROR(sent);
+  return id;
+}
+
+StatusOr<ParsedMessage> SessionCore::Await(uint64_t request_id) {
+  const Deadline deadline = Clock::now() + timeout_;
+  while (true) {
+    StatusOr<std::optional<Frames>> received = worker_->Receive(deadline);
+    if (!received.ok()) return DiagnoseLostWorker(received.status());
+    if (!received->has_value()) {
+      return DeadlineExceededError("no reply from session " + session_id_ + " within " +
+                                   std::to_string(timeout_.count()) + " ms");
+    }
+    StatusOr<ParsedMessage> reply = ParseMessage(std::move(**received), ProtocolLimits{});
+    if (!reply.ok()) return reply.status().WithContext("reply from session " + session_id_);
+    if (reply->type != MessageType::kReply) {
+      return InvalidArgumentError("session " + session_id_ + " sent a request to the client");
+    }
+    // A reply to an earlier request that timed out, or id 0: a message the server could not
+    // parse (its error is ours).
+    if (reply->request_id == 0) return reply->status;
+    if (reply->request_id < request_id) continue;
+    if (reply->request_id != request_id) {
+      return InternalError("reply " + std::to_string(reply->request_id) + " arrived while waiting for " +
+                           std::to_string(request_id));
+    }
+    if (!reply->status.ok()) return reply->status;
+    return reply;
+  }
+}
+
+StatusOr<ParsedMessage> SessionCore::Call(MessageType type, uint32_t body_size,
+                                          const PackBody& pack) {
+  auto lock = Lock();
+  ASSIGN_OR_RETURN(uint64_t id, Send(type, body_size, pack));
+  return Await(id);
+}
+
+Status SessionCore::DiagnoseLostWorker(const Status& lost) {
+  if (!lost_.ok()) return lost_;
+  std::string reason = "connection to the session worker lost (" + lost.message() + ")";
+  if (agent_ != nullptr) {
+    const Deadline deadline = Clock::now() + kDiagnoseTimeout;
+    MessageWriter w = MessageWriter::Request(MessageType::kSessionStatus, 1,
+                                             MillisecondsUntil(deadline), 1);
+    w.packer().pack(session_id_);
+    Status sent = agent_->Send(std::move(w).Finish(), deadline);
+    StatusOr<std::optional<Frames>> answer =
+        sent.ok() ? agent_->Receive(deadline) : StatusOr<std::optional<Frames>>(sent);
+    if (answer.ok() && answer->has_value()) {
+      StatusOr<ParsedMessage> parsed = ParseMessage(std::move(**answer), ProtocolLimits{});
+      if (parsed.ok() && parsed->status.ok() && parsed->body_size() >= 2) {
+        const bool alive = ReadBool(parsed->item(0), "alive").value_or(true);
+        const std::string why = ReadString(parsed->item(1), "reason").value_or("");
+        if (!alive && !why.empty()) reason = why;
+      }
+    } else {
+      reason += "; the agent does not answer either";
+    }
+  }
+  lost_ = UnavailableError(reason);
+  return lost_;
+}
+
+Status SessionCore::Close() {
+  auto lock = Lock();
+  if (closed_ || !lost_.ok()) {
+    closed_ = true;
+    return Status::Ok();
+  }
+  const auto saved = timeout_;
+  timeout_ = std::min(timeout_, std::chrono::milliseconds(kCloseTimeout));
+  StatusOr<uint64_t> id = Send(MessageType::kCloseSession, 0, [](MessageWriter&) {});
+  Status status = id.ok() ? Await(*id).status() : id.status();
+  timeout_ = saved;
+  closed_ = true;
+  return status;
+}
+
+Status SessionCore::PackArgument(MessageWriter& w, const Value& value) {
+  if (PackPlainValue(w, value)) return Status::Ok();
+  auto& p = w.packer();
+  auto foreign = [](std::string_view what) {
+    return InvalidArgumentError(std::string(what) +
+                                " does not belong to this session and cannot be sent to it");
+  };
+  switch (value.kind()) {
+    case Value::Kind::kNDArray: {
+      NDArray array = value.As<NDArray>().value();
+      if (array.is_null()) return InvalidArgumentError("a null array cannot be sent");
+      if (array.device().is_remote()) {
+        if (array.device_api() != device_api_.get()) return foreign("the array");
+        p.pack_array(2);
+        p.pack(static_cast<uint8_t>(WireKind::kRemoteArray));
+        p.pack(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(array.data())));
+        return Status::Ok();
+      }
+      if (array.device().type != kDLCPU) {
+        return InvalidArgumentError("an array on " + array.device().ToString() +
+                                    " cannot be sent; copy it to the host first");
+      }
+      PackHostArray(w, array);
+      return Status::Ok();
+    }
+    case Value::Kind::kModule: {
+      Module module = value.As<Module>().value();
+      auto* remote = dynamic_cast<RemoteModuleNode*>(module.get());
+      if (remote == nullptr || remote->core() != this) return foreign("the module");
+      p.pack_array(2);
+      p.pack(static_cast<uint8_t>(WireKind::kModule));
+      p.pack(remote->handle());
+      return Status::Ok();
+    }
+    default: {
+      PackedFunc func = value.As<PackedFunc>().value();
+      auto* remote = dynamic_cast<RemoteFunctionNode*>(func.get());
+      if (remote == nullptr || remote->core() != this) return foreign("the function");
+      p.pack_array(2);
+      p.pack(static_cast<uint8_t>(WireKind::kFunction));
+      p.pack(remote->handle());
+      return Status::Ok();
+    }
+  }
+}
+
+NDArray SessionCore::MakeRemoteArray(uint64_t handle, std::vector<int64_t> shape, DataType dtype,
+                                     Device remote_device) {
+  return NDArray::Adopt(reinterpret_cast<void*>(static_cast<uintptr_t>(handle)), std::move(shape),
+                        dtype, remote_device, device_api_.get(), ObjectPtr<Object>(this));
+}
+
+StatusOr<Value> SessionCore::ReadResult(const msgpack::object& encoded,
+                                        const ParsedMessage& message) {
+  ASSIGN_OR_RETURN(std::optional<Value> plain, ReadPlainValue(encoded, message));
+  if (plain) return std::move(*plain);
+  ASSIGN_OR_RETURN(WireKind kind, ReadWireKind(encoded));
+  const msgpack::object* items = encoded.via.array.ptr;
+  const uint32_t size = encoded.via.array.size;
+  if (size < 2) return InvalidArgumentError("malformed reply: value without a handle");
+  ASSIGN_OR_RETURN(uint64_t handle, ReadUint(items[1], "handle"));
+  switch (kind) {
+    case WireKind::kRemoteArray: {
+      if (size < 5) return InvalidArgumentError("malformed reply: array without its shape");
+      ASSIGN_OR_RETURN(std::vector<int64_t> shape, ReadIntArray(items[2], "shape"));
+      ASSIGN_OR_RETURN(DataType dtype, ReadDataType(items[3]));
+      ASSIGN_OR_RETURN(Device device, ReadDevice(items[4]));
+      return Value(MakeRemoteArray(handle, std::move(shape), dtype, Device::Remote(device)));
+    }
+    case WireKind::kModule: {
+      std::string type_key = size >= 3 ? ReadString(items[2], "type key").value_or("") : "";
+      return Value(Module(MakeObject<RemoteModuleNode>(ObjectPtr<SessionCore>(this), handle,
+                                                       std::move(type_key))));
+    }
+    default:
+      return Value(PackedFunc(MakeObject<RemoteFunctionNode>(ObjectPtr<SessionCore>(this), handle)));
+  }
+}
+
+}  // namespace ferry::rpc

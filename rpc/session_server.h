@@ -1,0 +1,100 @@
+// SessionServer: the serving side of one session. It turns request messages into reply
+// messages: it owns the session's handle table (arrays, modules, functions the client refers
+// to), loads modules from the session's files, and runs calls on this thread.
+//
+// It knows nothing of sockets: the session worker feeds it what its ROUTER socket receives,
+// tests feed it through an in-memory channel. Not thread-safe; one session per server.
+#ifndef FERRY_RPC_SESSION_SERVER_H_
+#define FERRY_RPC_SESSION_SERVER_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "rpc/message.h"
+#include "rpc/session_files.h"
+#include "runtime/function_registry.h"
+#include "runtime/module.h"
+#include "runtime/ndarray.h"
+#include "runtime/packed_func.h"
+
+namespace ferry::rpc {
+
+struct SessionServerOptions {
+  // The client must open with kHello carrying this token; empty accepts any.
+  std::string token;
+  ProtocolLimits limits;
+  // Largest array AllocArray creates and largest upload accepted.
+  uint64_t max_array_bytes = uint64_t{16} << 30;
+};
+
+class SessionServer {
+ public:
+  // `globals` and `files` must outlive the server; `files` may be null (file requests then
+  // fail with kUnimplemented).
+  SessionServer(const FunctionRegistry* globals, SessionFiles* files,
+                SessionServerOptions options);
+
+  // Handles one request. Returns the reply, or nullopt for one-way messages (ReleaseHandles)
+  // and for input too malformed to reply to (no request id). Never throws: a broken
+  // invariant becomes a kInternal reply.
+  std::optional<Frames> Handle(Frames request);
+
+  // Whether the client asked to close the session.
+  bool close_requested() const { return close_requested_; }
+  size_t num_handles() const { return handles_.size(); }
+
+ private:
+  using Object = std::variant<NDArray, Module, PackedFunc>;
+  using Handler = StatusOr<Frames> (SessionServer::*)(const ParsedMessage&);
+  struct HandlerEntry {
+    MessageType type;
+    Handler handler;
+  };
+  static const HandlerEntry kHandlers[];
+
+  StatusOr<Frames> Dispatch(const ParsedMessage& request);
+
+  uint64_t AddHandle(Object object);
+  template <typename T>
+  StatusOr<T> Lookup(const msgpack::object& handle, std::string_view what) const;
+  // Encodes a call result or any Value (registering handles for arrays, modules, functions).
+  void PackValue(MessageWriter& writer, const Value& value);
+  StatusOr<Value> ReadValue(const msgpack::object& encoded, const ParsedMessage& message) const;
+  StatusOr<SessionFiles*> Files() const;
+
+  StatusOr<Frames> Hello(const ParsedMessage& m);
+  StatusOr<Frames> CloseSession(const ParsedMessage& m);
+  StatusOr<Frames> GetGlobalFunction(const ParsedMessage& m);
+  StatusOr<Frames> GetModuleFunction(const ParsedMessage& m);
+  StatusOr<Frames> CallFunction(const ParsedMessage& m);
+  StatusOr<Frames> ReleaseHandles(const ParsedMessage& m);
+  StatusOr<Frames> DeviceAttributes(const ParsedMessage& m);
+  StatusOr<Frames> AllocArray(const ParsedMessage& m);
+  StatusOr<Frames> CopyToRemote(const ParsedMessage& m);
+  StatusOr<Frames> CopyFromRemote(const ParsedMessage& m);
+  StatusOr<Frames> CopyRemoteToRemote(const ParsedMessage& m);
+  StatusOr<Frames> StreamSync(const ParsedMessage& m);
+  StatusOr<Frames> UploadBegin(const ParsedMessage& m);
+  StatusOr<Frames> UploadChunk(const ParsedMessage& m);
+  StatusOr<Frames> UploadEnd(const ParsedMessage& m);
+  StatusOr<Frames> Download(const ParsedMessage& m);
+  StatusOr<Frames> ListFiles(const ParsedMessage& m);
+  StatusOr<Frames> RemoveFile(const ParsedMessage& m);
+  StatusOr<Frames> LoadModule(const ParsedMessage& m);
+  StatusOr<Frames> TimeEvaluator(const ParsedMessage& m);
+
+  const FunctionRegistry* globals_;
+  SessionFiles* files_;
+  SessionServerOptions options_;
+  bool greeted_ = false;
+  bool close_requested_ = false;
+  uint64_t next_handle_ = 1;
+  std::map<uint64_t, Object> handles_;
+};
+
+}  // namespace ferry::rpc
+
+#endif  // FERRY_RPC_SESSION_SERVER_H_
