@@ -1,11 +1,16 @@
 #include <charconv>
 
-#include "cli/arg_parser.h"
+#include "util/arg_parser.h"
 #include "cli/commands.h"
 #include "compiler/export_library.h"
 #include "compiler/zoo.h"
 
 namespace ferry::cli {
+
+using util::OptionSpec;
+using util::ParseArgs;
+using util::ParsedArgs;
+using util::FormatOptions;
 namespace {
 
 const OptionSpec kOptions[] = {

@@ -3,6 +3,8 @@
 #ifndef FERRY_CLI_COMMANDS_H_
 #define FERRY_CLI_COMMANDS_H_
 
+#include <chrono>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <string>
@@ -15,10 +17,17 @@ namespace ferry::cli {
 //             [--no-package-params] [--seed N] [--keep-source] -o LIB
 Status BuildCommand(std::span<const std::string> args, std::ostream& out);
 // ferry run LIB [--name KEY] --input NAME=FILE.npy ... [--params FILE] [--output-dir DIR]
-//           [--repeat N]
+//           [--agent ENDPOINT] [--timeout SECONDS] [--repeat N]
 Status RunCommand(std::span<const std::string> args, std::ostream& out);
+// ferry time LIB [--agent ENDPOINT] [--name KEY] [--number N] [--repeat R] [--min-repeat-ms MS]
+Status TimeCommand(std::span<const std::string> args, std::ostream& out);
 // ferry inspect LIB
 Status InspectCommand(std::span<const std::string> args, std::ostream& out);
+
+// Shared option parsing: --timeout SECONDS (default 60 s) and positive integers.
+StatusOr<std::chrono::milliseconds> ParseTimeout(const std::optional<std::string>& text);
+StatusOr<int> ParsePositiveInt(const std::optional<std::string>& text, const char* flag,
+                               int fallback);
 
 }  // namespace ferry::cli
 

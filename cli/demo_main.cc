@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/arg_parser.h"
+#include "util/arg_parser.h"
 #include "compiler/export_library.h"
 #include "compiler/subprocess.h"
 #include "compiler/zoo.h"
@@ -19,6 +19,11 @@
 #include "runtime/time_evaluator.h"
 
 namespace ferry::cli {
+
+using util::OptionSpec;
+using util::ParseArgs;
+using util::ParsedArgs;
+using util::FormatOptions;
 namespace {
 
 const OptionSpec kOptions[] = {

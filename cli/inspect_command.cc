@@ -1,10 +1,15 @@
 #include <map>
 
-#include "cli/arg_parser.h"
+#include "util/arg_parser.h"
 #include "cli/commands.h"
 #include "runtime/library_module.h"
 
 namespace ferry::cli {
+
+using util::OptionSpec;
+using util::ParseArgs;
+using util::ParsedArgs;
+using util::FormatOptions;
 namespace {
 
 const OptionSpec kOptions[] = {

@@ -17,6 +17,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"build", "build models into a model library", ferry::cli::BuildCommand},
     {"run", "run a model of a library on .npy inputs", ferry::cli::RunCommand},
+    {"time", "time a model's run, here or on an agent", ferry::cli::TimeCommand},
     {"inspect", "describe the models of a library", ferry::cli::InspectCommand},
 };
 

@@ -1,76 +1,39 @@
 #include <chrono>
 #include <filesystem>
 
-#include "cli/arg_parser.h"
 #include "cli/commands.h"
-#include "runtime/executor_module.h"
+#include "cli/model_target.h"
 #include "runtime/file_util.h"
-#include "runtime/library_module.h"
 #include "runtime/npy.h"
-#include "runtime/time_evaluator.h"
+#include "util/arg_parser.h"
 
 namespace ferry::cli {
 namespace {
+
+using util::OptionSpec;
 
 const OptionSpec kOptions[] = {
     {"name", "", true, "KEY  the model to run (default: the library's only model)"},
     {"input", "i", true, "NAME=FILE  an input as a .npy file; repeat for each input"},
     {"params", "", true, "FILE  parameters for a library built with --no-package-params"},
     {"output-dir", "", true, "DIR  where to write output_0.npy, ... (default: .)"},
+    {"agent", "", true, "ENDPOINT  run on the device agent at ENDPOINT (tcp://HOST:PORT)"},
+    {"timeout", "", true, "SECONDS  deadline of each remote call (default: 60)"},
     {"repeat", "", true, "N  timed runs after the first (default: 10)"},
     {"help", "h", false, "show this help"},
 };
 
 constexpr const char* kUsage =
-    "usage: ferry run LIB [--name KEY] --input NAME=FILE.npy ... [--output-dir DIR]\n\n"
-    "Loads a model library, runs one model on the CPU and writes its outputs as .npy files.\n\n"
-    "options:\n";
+    "usage: ferry run LIB [--name KEY] --input NAME=FILE.npy ... [--output-dir DIR]\n"
+    "                 [--agent tcp://HOST:PORT]\n\n"
+    "Loads a model library, here or on a device agent, runs one model on the CPU and writes\n"
+    "its outputs as .npy files.\n\noptions:\n";
 
-StatusOr<std::string> ChooseModel(const Module& library, std::optional<std::string> name) {
-  ASSIGN_OR_RETURN(auto manifest, GetLibraryManifest(library));
-  std::string keys;
-  for (const ModelRecord& m : manifest->models) {
-    if (name && m.key == *name) return *name;
-    keys += (keys.empty() ? "" : ", ") + m.key;
-  }
-  if (name) return NotFoundError("the library has no model '" + *name + "' (models: " + keys + ")");
-  if (manifest->models.size() != 1) {
-    return InvalidArgumentError("the library holds several models (" + keys + "); pick one with --name");
-  }
-  return manifest->models[0].key;
-}
-
-}  // namespace
-
-Status RunCommand(std::span<const std::string> args, std::ostream& out) {
-  ASSIGN_OR_RETURN(ParsedArgs parsed, ParseArgs(args, kOptions));
-  if (parsed.Has("help")) {
-    out << kUsage << FormatOptions(kOptions);
-    return Status::Ok();
-  }
-  if (parsed.positional().size() != 1) {
-    return InvalidArgumentError("expected exactly one library argument (ferry run LIB ...)");
-  }
-  int repeat = 10;
-  if (auto text = parsed.Get("repeat")) {
-    try {
-      repeat = std::stoi(*text);
-    } catch (const std::exception&) {
-      repeat = -1;
-    }
-    if (repeat < 1) return InvalidArgumentError("--repeat must be a positive integer");
-  }
-  ASSIGN_OR_RETURN(Module library, LoadModule(parsed.positional()[0]));
-  ASSIGN_OR_RETURN(std::string key, ChooseModel(library, parsed.Get("name")));
-  ASSIGN_OR_RETURN(ExecutorModule executor, ExecutorModule::Create(library, key, Device::Cpu()));
-
-  if (auto params = parsed.Get("params")) {
-    ASSIGN_OR_RETURN(std::string bytes, ReadFile(*params));
-    RETURN_IF_ERROR(executor.LoadParams(std::move(bytes)).WithContext(*params));
-  }
+// Sets every input from --input NAME=FILE; each model input must be given.
+Status SetInputs(const ExecutorModule& executor, const std::vector<std::string>& specs) {
   ASSIGN_OR_RETURN(std::vector<TensorSpec> inputs, executor.GetInputInfo());
   std::vector<bool> given(inputs.size(), false);
-  for (const std::string& spec : parsed.All("input")) {
+  for (const std::string& spec : specs) {
     const size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0) {
       return InvalidArgumentError("--input expects NAME=FILE.npy, got '" + spec + "'");
@@ -86,6 +49,55 @@ Status RunCommand(std::span<const std::string> args, std::ostream& out) {
                                   ") was not given; pass --input " + inputs[i].name + "=FILE.npy");
     }
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<std::chrono::milliseconds> ParseTimeout(const std::optional<std::string>& text) {
+  if (!text) return std::chrono::milliseconds(60000);
+  try {
+    size_t used = 0;
+    const double seconds = std::stod(*text, &used);
+    if (used == text->size() && seconds > 0 && seconds < 1e6) {
+      return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+    }
+  } catch (const std::exception&) {
+  }
+  return InvalidArgumentError("--timeout must be a positive number of seconds");
+}
+
+StatusOr<int> ParsePositiveInt(const std::optional<std::string>& text, const char* flag,
+                               int fallback) {
+  if (!text) return fallback;
+  try {
+    size_t used = 0;
+    const int v = std::stoi(*text, &used);
+    if (used == text->size() && v > 0) return v;
+  } catch (const std::exception&) {
+  }
+  return InvalidArgumentError(std::string(flag) + " must be a positive integer");
+}
+
+Status RunCommand(std::span<const std::string> args, std::ostream& out) {
+  ASSIGN_OR_RETURN(util::ParsedArgs parsed, util::ParseArgs(args, kOptions));
+  if (parsed.Has("help")) {
+    out << kUsage << util::FormatOptions(kOptions);
+    return Status::Ok();
+  }
+  if (parsed.positional().size() != 1) {
+    return InvalidArgumentError("expected exactly one library argument (ferry run LIB ...)");
+  }
+  ASSIGN_OR_RETURN(int repeat, ParsePositiveInt(parsed.Get("repeat"), "--repeat", 10));
+  ASSIGN_OR_RETURN(std::chrono::milliseconds timeout, ParseTimeout(parsed.Get("timeout")));
+  ASSIGN_OR_RETURN(ModelTarget target, OpenModelTarget(parsed.positional()[0], parsed.Get("name"),
+                                                       parsed.Get("agent"), timeout));
+  const ExecutorModule& executor = target.executor;
+  if (auto params = parsed.Get("params")) {
+    ASSIGN_OR_RETURN(std::string bytes, ReadFile(*params));
+    RETURN_IF_ERROR(executor.LoadParams(std::move(bytes)).WithContext(*params));
+  }
+  RETURN_IF_ERROR(SetInputs(executor, parsed.All("input")));
 
   const auto start = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(executor.Run());
@@ -99,15 +111,17 @@ Status RunCommand(std::span<const std::string> args, std::ostream& out) {
   ASSIGN_OR_RETURN(int num_outputs, executor.GetNumOutputs());
   for (int i = 0; i < num_outputs; ++i) {
     ASSIGN_OR_RETURN(NDArray output, executor.GetOutput(i));
+    ASSIGN_OR_RETURN(NDArray host, output.device().type == kDLCPU ? StatusOr<NDArray>(output)
+                                                                  : output.CopyTo(Device::Cpu()));
     const std::string path = dir + "/output_" + std::to_string(i) + ".npy";
-    RETURN_IF_ERROR(SaveNpy(path, output));
-    out << "output " << i << ": " << output.dtype().ToString() << ShapeToString(output.shape())
+    RETURN_IF_ERROR(SaveNpy(path, host));
+    out << "output " << i << ": " << host.dtype().ToString() << ShapeToString(host.shape())
         << " -> " << path << "\n";
   }
 
   TimeEvaluatorOptions timing;
   timing.repeat = repeat;
-  ASSIGN_OR_RETURN(PackedFunc timer, TimeEvaluator(executor.module(), "run", Device::Cpu(), timing));
+  ASSIGN_OR_RETURN(PackedFunc timer, target.RunTimer(timing));
   ASSIGN_OR_RETURN(Value result, timer.Call());
   ASSIGN_OR_RETURN(NDArray seconds, result.As<NDArray>());
   double sum = 0, best = seconds.data_as<double>()[0];
@@ -115,9 +129,10 @@ Status RunCommand(std::span<const std::string> args, std::ostream& out) {
     sum += seconds.data_as<double>()[i];
     best = std::min(best, seconds.data_as<double>()[i]);
   }
-  out << "model '" << key << "' (" << executor.module().type_key() << "): first run "
-      << first_ms << " ms, mean " << sum / repeat * 1e3 << " ms, min " << best * 1e3
-      << " ms over " << repeat << " runs\n";
+  out << "model '" << target.key << "' (" << executor.module().type_key() << " on "
+      << target.device.ToString() << "): first run " << first_ms << " ms"
+      << (target.remote ? " including the round trip" : "") << "; run time mean "
+      << sum / repeat * 1e3 << " ms, min " << best * 1e3 << " ms over " << repeat << " runs\n";
   return Status::Ok();
 }
 

@@ -132,6 +132,12 @@ Status SessionCore::Close() {
 }
 
 Status SessionCore::PackArgument(MessageWriter& w, const Value& value) {
+  if (value.kind() == Value::Kind::kDevice) {
+    // The session knows its devices without the client's remote mask.
+    const Device device = value.As<Device>().value();
+    PackPlainValue(w, Value(device.Local()));
+    return Status::Ok();
+  }
   if (PackPlainValue(w, value)) return Status::Ok();
   auto& p = w.packer();
   auto foreign = [](std::string_view what) {
@@ -186,6 +192,9 @@ NDArray SessionCore::MakeRemoteArray(uint64_t handle, std::vector<int64_t> shape
 StatusOr<Value> SessionCore::ReadResult(const msgpack::object& encoded,
                                         const ParsedMessage& message) {
   ASSIGN_OR_RETURN(std::optional<Value> plain, ReadPlainValue(encoded, message));
+  if (plain && plain->kind() == Value::Kind::kDevice) {
+    return Value(Device::Remote(plain->As<Device>().value()));
+  }
   if (plain) return std::move(*plain);
   ASSIGN_OR_RETURN(WireKind kind, ReadWireKind(encoded));
   const msgpack::object* items = encoded.via.array.ptr;

@@ -1,6 +1,6 @@
-#include "cli/arg_parser.h"
+#include "util/arg_parser.h"
 
-namespace ferry::cli {
+namespace ferry::util {
 
 std::vector<std::string> ParsedArgs::All(const std::string& name) const {
   std::vector<std::string> out;
@@ -65,4 +65,4 @@ std::string FormatOptions(std::span<const OptionSpec> specs) {
   return out;
 }
 
-}  // namespace ferry::cli
+}  // namespace ferry::util

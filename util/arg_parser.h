@@ -1,7 +1,7 @@
 // A small command-line parser for ferry's subcommands: `--name value`, `--name=value`,
 // repeatable options, boolean flags, `-o` style short aliases and positional arguments.
-#ifndef FERRY_CLI_ARG_PARSER_H_
-#define FERRY_CLI_ARG_PARSER_H_
+#ifndef FERRY_UTIL_ARG_PARSER_H_
+#define FERRY_UTIL_ARG_PARSER_H_
 
 #include <map>
 #include <optional>
@@ -11,7 +11,7 @@
 
 #include "runtime/status.h"
 
-namespace ferry::cli {
+namespace ferry::util {
 
 struct OptionSpec {
   std::string name;        // "output" for --output
@@ -41,6 +41,6 @@ StatusOr<ParsedArgs> ParseArgs(std::span<const std::string> args, std::span<cons
 // "  -o, --output PATH  where to write the library" lines.
 std::string FormatOptions(std::span<const OptionSpec> specs);
 
-}  // namespace ferry::cli
+}  // namespace ferry::util
 
-#endif  // FERRY_CLI_ARG_PARSER_H_
+#endif  // FERRY_UTIL_ARG_PARSER_H_

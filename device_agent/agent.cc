@@ -1,0 +1,265 @@
+#include "device_agent/agent.h"
+
+#include <openssl/rand.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "device_agent/event_log.h"
+#include "device_agent/worker_process.h"
+
+namespace ferry::agent {
+namespace {
+
+constexpr size_t kEndedMemory = 1024;
+constexpr auto kWorkerStartTimeout = std::chrono::seconds(10);
+
+StatusOr<std::string> RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+    return InternalError("the system random generator failed");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+// "tcp://HOST:PORT" -> HOST.
+StatusOr<std::string> HostOf(const std::string& endpoint) {
+  const std::string prefix = "tcp://";
+  const size_t colon = endpoint.rfind(':');
+  if (endpoint.rfind(prefix, 0) != 0 || colon == std::string::npos || colon < prefix.size()) {
+    return InvalidArgumentError("listen address must look like tcp://HOST:PORT, got '" + endpoint + "'");
+  }
+  return endpoint.substr(prefix.size(), colon - prefix.size());
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]";
+}
+
+std::string DescribeExit(int wait_status) {
+  if (WIFSIGNALED(wait_status)) {
+    const int sig = WTERMSIG(wait_status);
+    return "session worker died: " + SignalName(sig) + " (signal " + std::to_string(sig) + ")";
+  }
+  const int code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
+  return code == 0 ? "session ended" : "session worker exited with code " + std::to_string(code);
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config) {
+  ASSIGN_OR_RETURN(std::string host, HostOf(config.listen));
+  if (!IsLoopback(host) && !config.insecure) {
+    return PermissionDeniedError("refusing to listen on non-loopback address " + config.listen +
+                                 " without authentication; pass --insecure to allow it");
+  }
+  if (config.work_dir.empty()) return InvalidArgumentError("the agent needs a work directory");
+  std::error_code ec;
+  std::filesystem::create_directories(config.work_dir + "/cache", ec);
+  std::filesystem::create_directories(config.work_dir + "/sessions", ec);
+  if (ec) return UnavailableError("cannot create " + config.work_dir + ": " + ec.message());
+  // Workers bind on the listener's host; a wildcard listener gives them every interface.
+  const std::string bind_host = host == "*" || host == "0.0.0.0" ? "0.0.0.0" : host;
+  std::unique_ptr<Agent> agent(new Agent(std::move(config), bind_host));
+  try {
+    agent->listener_.set(zmq::sockopt::linger, 0);
+    agent->listener_.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);
+    agent->listener_.set(zmq::sockopt::router_mandatory, 0);
+    agent->listener_.bind(agent->config_.listen);
+    agent->endpoint_ = agent->listener_.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return UnavailableError("cannot listen on " + agent->config_.listen + ": " + e.what());
+  }
+  LogEvent("agent_listening", {{"endpoint", agent->endpoint_}, {"work_dir", agent->config_.work_dir}});
+  return agent;
+}
+
+Agent::Agent(AgentConfig config, std::string bind_host)
+    : config_(std::move(config)),
+      bind_host_(std::move(bind_host)),
+      listener_(context_, zmq::socket_type::router) {}
+
+Agent::~Agent() { StopAllSessions(); }
+
+Status Agent::Serve(const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    zmq::pollitem_t item{listener_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(100));
+    ReapWorkers();
+    if (!(item.revents & ZMQ_POLLIN)) continue;
+    zmq::message_t identity;
+    (void)listener_.recv(identity, zmq::recv_flags::dontwait);
+    rpc::Frames frames;
+    bool more = identity.more();
+    while (more) {
+      zmq::message_t frame;
+      (void)listener_.recv(frame, zmq::recv_flags::dontwait);
+      more = frame.more();
+      frames.push_back(std::move(frame));
+    }
+    std::optional<rpc::Frames> reply = HandleRequest(std::move(frames));
+    if (!reply) continue;
+    listener_.send(identity, zmq::send_flags::sndmore);
+    for (size_t i = 0; i < reply->size(); ++i) {
+      listener_.send((*reply)[i], i + 1 < reply->size() ? zmq::send_flags::sndmore
+                                                        : zmq::send_flags::none);
+    }
+  }
+  StopAllSessions();
+  LogEvent("agent_stopped", {{"endpoint", endpoint_}});
+  return Status::Ok();
+}
+
+std::optional<rpc::Frames> Agent::HandleRequest(rpc::Frames request) {
+  StatusOr<rpc::ParsedMessage> parsed = rpc::ParseMessage(std::move(request), rpc::ProtocolLimits{});
+  if (!parsed.ok()) {
+    LogEvent("bad_request", {{"error", parsed.status().message()}});
+    return std::move(rpc::MessageWriter::Reply(0, parsed.status(), 0)).Finish();
+  }
+  StatusOr<rpc::Frames> reply = [&]() -> StatusOr<rpc::Frames> {
+    // The one catch of the agent's request loop.
+    try {
+      switch (parsed->type) {
+        case rpc::MessageType::kOpenSession:
+          return OpenSession(*parsed);
+        case rpc::MessageType::kSessionStatus:
+          return SessionStatus(*parsed);
+        default:
+          return UnimplementedError("the agent does not serve " +
+                                    std::string(rpc::MessageTypeName(parsed->type)) +
+                                    "; send it to the session worker");
+      }
+    } catch (const std::exception& e) {
+      return InternalError(std::string("agent: ") + e.what());
+    }
+  }();
+  if (!reply.ok()) return std::move(rpc::MessageWriter::Reply(parsed->request_id, reply.status(), 0)).Finish();
+  return std::move(*reply);
+}
+
+StatusOr<rpc::Frames> Agent::OpenSession(const rpc::ParsedMessage& m) {
+  RETURN_IF_ERROR(rpc::CheckBodySize(m, 2));
+  ASSIGN_OR_RETURN(uint64_t client_min, rpc::ReadUint(m.item(0), "min version"));
+  ASSIGN_OR_RETURN(uint64_t client_max, rpc::ReadUint(m.item(1), "max version"));
+  const uint64_t version = std::min<uint64_t>(client_max, rpc::kMaxProtocolVersion);
+  if (version < std::max<uint64_t>(client_min, rpc::kMinProtocolVersion)) {
+    LogEvent("session_refused", {{"reason", "protocol version mismatch"}});
+    return UnimplementedError("protocol version mismatch: the client speaks " +
+                              std::to_string(client_min) + ".." + std::to_string(client_max) +
+                              ", this agent speaks " + std::to_string(rpc::kMinProtocolVersion) +
+                              ".." + std::to_string(rpc::kMaxProtocolVersion));
+  }
+  if (sessions_.size() >= static_cast<size_t>(config_.max_sessions)) {
+    return ResourceExhaustedError("the agent already serves " + std::to_string(sessions_.size()) +
+                                  " sessions");
+  }
+  ASSIGN_OR_RETURN(std::string id, RandomHex(8));
+  ASSIGN_OR_RETURN(std::string token, RandomHex(16));
+  WorkerConfig worker;
+  worker.session_id = id;
+  worker.sessions_root = config_.work_dir + "/sessions";
+  worker.cache_dir = config_.work_dir + "/cache";
+  worker.bind_host = bind_host_;
+  worker.token = token;
+  worker.idle_timeout = config_.session_timeout;
+  worker.max_message_bytes = config_.max_message_bytes;
+  worker.max_upload_bytes = config_.max_upload_bytes;
+  StatusOr<StartedWorker> started =
+      StartWorkerProcess(config_.worker_executable, worker, kWorkerStartTimeout);
+  if (!started.ok()) {
+    LogEvent("session_failed", {{"session", id}, {"error", started.status().message()}});
+    return started.status();
+  }
+  sessions_[id] = Session{started->pid, started->endpoint, std::chrono::steady_clock::now()};
+  LogEvent("session_open", {{"session", id},
+                            {"worker_pid", std::to_string(started->pid)},
+                            {"worker_endpoint", started->endpoint},
+                            {"version", std::to_string(version)}});
+  rpc::MessageWriter w = rpc::MessageWriter::Reply(m.request_id, Status::Ok(), 4);
+  w.packer().pack(version);
+  w.packer().pack(id);
+  w.packer().pack(started->endpoint);
+  w.packer().pack(token);
+  return std::move(w).Finish();
+}
+
+StatusOr<rpc::Frames> Agent::SessionStatus(const rpc::ParsedMessage& m) {
+  RETURN_IF_ERROR(rpc::CheckBodySize(m, 1));
+  ASSIGN_OR_RETURN(std::string id, rpc::ReadString(m.item(0), "session id"));
+  // A worker that just died may not be reaped yet: give it a moment.
+  if (auto it = sessions_.find(id); it != sessions_.end()) {
+    for (int i = 0; i < 20 && sessions_.count(id) != 0; ++i) {
+      int wait_status = 0;
+      if (waitpid(it->second.pid, &wait_status, WNOHANG) == it->second.pid) {
+        EndSession(id, DescribeExit(wait_status));
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  rpc::MessageWriter w = rpc::MessageWriter::Reply(m.request_id, Status::Ok(), 2);
+  if (sessions_.count(id) != 0) {
+    w.packer().pack(true);
+    w.packer().pack(std::string());
+  } else {
+    auto ended = ended_.find(id);
+    w.packer().pack(false);
+    w.packer().pack(ended != ended_.end() ? ended->second : std::string("unknown session"));
+  }
+  return std::move(w).Finish();
+}
+
+void Agent::ReapWorkers() {
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    int wait_status = 0;
+    const std::string id = it->first;
+    ++it;
+    if (waitpid(sessions_[id].pid, &wait_status, WNOHANG) == sessions_[id].pid) {
+      EndSession(id, DescribeExit(wait_status));
+    }
+  }
+}
+
+void Agent::EndSession(const std::string& id, const std::string& reason) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return;
+  const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                     it->second.started).count();
+  sessions_.erase(it);
+  std::error_code ec;
+  std::filesystem::remove_all(config_.work_dir + "/sessions/" + id, ec);
+  ended_[id] = reason;
+  ended_order_.push_back(id);
+  if (ended_order_.size() > kEndedMemory) {
+    ended_.erase(ended_order_.front());
+    ended_order_.pop_front();
+  }
+  LogEvent("session_end", {{"session", id}, {"reason", reason},
+                           {"seconds", std::to_string(seconds)}});
+}
+
+void Agent::StopAllSessions() {
+  for (auto& [id, session] : sessions_) kill(session.pid, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!sessions_.empty() && std::chrono::steady_clock::now() < deadline) {
+    ReapWorkers();
+    if (!sessions_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (auto& [id, session] : sessions_) kill(session.pid, SIGKILL);
+  while (!sessions_.empty()) {
+    const std::string id = sessions_.begin()->first;
+    int wait_status = 0;
+    waitpid(sessions_.begin()->second.pid, &wait_status, 0);
+    EndSession(id, "agent stopped");
+  }
+}
+
+}  // namespace ferry::agent

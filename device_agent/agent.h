@@ -1,0 +1,79 @@
+// Agent: the device agent's listener. It answers OpenSession by starting a session worker
+// process and handing the client that worker's endpoint and a one-time token; after that
+// the client talks to the worker directly. It reaps workers, remembers why each session
+// ended (so a client can ask, e.g. "session worker died: SIGSEGV"), removes the session's
+// directory, and logs every session.
+#ifndef FERRY_DEVICE_AGENT_AGENT_H_
+#define FERRY_DEVICE_AGENT_AGENT_H_
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "device_agent/session_worker.h"
+#include "rpc/message.h"
+
+namespace ferry::agent {
+
+struct AgentConfig {
+  std::string listen = "tcp://127.0.0.1:9190";
+  // Holds cache/ (uploads by SHA-256, shared) and sessions/ (one directory per session).
+  std::string work_dir;
+  // The executable to run as a session worker (this program).
+  std::string worker_executable;
+  std::chrono::milliseconds session_timeout{std::chrono::minutes(5)};
+  int max_sessions = 64;
+  int64_t max_message_bytes = int64_t{1} << 30;
+  uint64_t max_upload_bytes = uint64_t{16} << 30;
+  // Allow a non-loopback listen address (there is no authentication yet).
+  bool insecure = false;
+};
+
+class Agent {
+ public:
+  // Binds the listener. Errors: kInvalidArgument for a bad endpoint, kPermissionDenied for a
+  // non-loopback address without `insecure`, kUnavailable when the address is taken.
+  static StatusOr<std::unique_ptr<Agent>> Create(AgentConfig config);
+  ~Agent();
+
+  // The bound endpoint, with the real port when the config asked for port 0 or '*'.
+  const std::string& endpoint() const { return endpoint_; }
+
+  // Serves until `stop` becomes true, then ends every session.
+  Status Serve(const std::atomic<bool>& stop);
+
+ private:
+  struct Session {
+    pid_t pid = -1;
+    std::string worker_endpoint;
+    std::chrono::steady_clock::time_point started;
+  };
+
+  Agent(AgentConfig config, std::string bind_host);
+  std::optional<rpc::Frames> HandleRequest(rpc::Frames request);
+  StatusOr<rpc::Frames> OpenSession(const rpc::ParsedMessage& m);
+  StatusOr<rpc::Frames> SessionStatus(const rpc::ParsedMessage& m);
+  // Reaps exited workers; with `block_for` > 0 waits that long for `pid` specifically.
+  void ReapWorkers();
+  void EndSession(const std::string& id, const std::string& reason);
+  void StopAllSessions();
+
+  AgentConfig config_;
+  std::string bind_host_;
+  zmq::context_t context_{1};
+  zmq::socket_t listener_;
+  std::string endpoint_;
+  std::map<std::string, Session> sessions_;
+  // Why recent sessions ended, for SessionStatus; bounded.
+  std::map<std::string, std::string> ended_;
+  std::deque<std::string> ended_order_;
+};
+
+}  // namespace ferry::agent
+
+#endif  // FERRY_DEVICE_AGENT_AGENT_H_

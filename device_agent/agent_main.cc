@@ -1,0 +1,126 @@
+// ferry-agent: serves model libraries and calls to clients on this machine.
+//
+//   ferry-agent --listen tcp://127.0.0.1:9190 [--work-dir DIR] [--session-timeout SECONDS]
+//               [--max-sessions N] [--endpoint-file FILE] [--insecure]
+//
+// Port '*' or 0 picks a free port; the bound endpoint is printed ("listening on ...") and,
+// with --endpoint-file, written to FILE. SIGINT/SIGTERM stop it, ending every session.
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "util/arg_parser.h"
+#include "device_agent/agent.h"
+#include "device_agent/worker_process.h"
+#include "runtime/file_util.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};  // set by the signal handler; nothing else is global
+
+void OnSignal(int) { g_stop.store(true); }
+
+const ferry::util::OptionSpec kOptions[] = {
+    {"listen", "", true, "ENDPOINT  where clients connect (default tcp://127.0.0.1:9190)"},
+    {"work-dir", "", true, "DIR  upload cache and session directories (default: a new temp dir)"},
+    {"session-timeout", "", true, "SECONDS  end a session after this long without a request (300)"},
+    {"max-sessions", "", true, "N  concurrent sessions (64)"},
+    {"endpoint-file", "", true, "FILE  write the bound endpoint here once listening"},
+    {"insecure", "", false, "allow a non-loopback listen address without authentication"},
+    {"help", "h", false, "show this help"},
+};
+
+ferry::StatusOr<int64_t> PositiveNumber(const std::string& text, const char* flag) {
+  try {
+    size_t used = 0;
+    const long long v = std::stoll(text, &used);
+    if (used == text.size() && v > 0) return static_cast<int64_t>(v);
+  } catch (const std::exception&) {
+  }
+  return ferry::InvalidArgumentError(std::string(flag) + " needs a positive integer");
+}
+
+ferry::Status Run(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  ASSIGN_OR_RETURN(ferry::util::ParsedArgs parsed, ferry::util::ParseArgs(args, kOptions));
+  if (parsed.Has("help")) {
+    std::cout << "usage: ferry-agent [options]\n\nServes Ferry sessions: each client gets a worker "
+                 "process of its own.\n\noptions:\n"
+              << ferry::util::FormatOptions(kOptions);
+    return ferry::Status::Ok();
+  }
+  if (!parsed.positional().empty()) {
+    return ferry::InvalidArgumentError("unexpected argument '" + parsed.positional()[0] + "'");
+  }
+  ferry::agent::AgentConfig config;
+  config.listen = parsed.Get("listen").value_or(config.listen);
+  config.insecure = parsed.Has("insecure");
+  if (auto v = parsed.Get("session-timeout")) {
+    ASSIGN_OR_RETURN(int64_t seconds, PositiveNumber(*v, "--session-timeout"));
+    config.session_timeout = std::chrono::seconds(seconds);
+  }
+  if (auto v = parsed.Get("max-sessions")) {
+    ASSIGN_OR_RETURN(int64_t n, PositiveNumber(*v, "--max-sessions"));
+    config.max_sessions = static_cast<int>(n);
+  }
+  bool temporary_work_dir = false;
+  if (auto dir = parsed.Get("work-dir")) {
+    config.work_dir = *dir;
+  } else {
+    std::string pattern = "/tmp/ferry-agent-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) return ferry::UnavailableError("cannot create a work directory");
+    config.work_dir = pattern;
+    temporary_work_dir = true;
+  }
+  std::error_code ec;
+  config.worker_executable = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec) return ferry::InternalError("cannot find this executable: " + ec.message());
+
+  ASSIGN_OR_RETURN(std::unique_ptr<ferry::agent::Agent> agent,
+                   ferry::agent::Agent::Create(config));
+  std::cout << "ferry-agent listening on " << agent->endpoint() << std::endl;
+  if (auto file = parsed.Get("endpoint-file")) {
+    RETURN_IF_ERROR(ferry::WriteFileAtomically(*file, agent->endpoint() + "\n"));
+  }
+  ferry::Status status = agent->Serve(g_stop);
+  agent.reset();
+  if (temporary_work_dir) std::filesystem::remove_all(config.work_dir, ec);
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "--session-worker") {
+    ferry::StatusOr<ferry::agent::WorkerConfig> config =
+        ferry::agent::ParseWorkerArgs(argc - 2, argv + 2);
+    if (!config.ok()) {
+      std::cerr << "ferry-agent worker: error: " << config.status().message() << "\n";
+      return 2;
+    }
+    return ferry::agent::RunSessionWorker(*config);
+  }
+  struct sigaction action {};
+  action.sa_handler = OnSignal;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  try {
+    const ferry::Status status = Run(argc, argv);
+    if (!status.ok()) {
+      std::cerr << "ferry-agent: error: " << status.message() << "\n";
+      return 1;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "ferry-agent: internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

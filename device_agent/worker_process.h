@@ -1,0 +1,38 @@
+// Starting a session worker process: the agent's own executable re-run with
+// `--session-worker`, the session token in its environment (not on its command line), and
+// a pipe on which the worker reports the endpoint it bound.
+#ifndef FERRY_DEVICE_AGENT_WORKER_PROCESS_H_
+#define FERRY_DEVICE_AGENT_WORKER_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+
+#include "device_agent/session_worker.h"
+#include "runtime/status.h"
+
+namespace ferry::agent {
+
+struct StartedWorker {
+  pid_t pid = -1;
+  std::string endpoint;
+};
+
+// Starts `executable` as the worker of `config` (its report_fd is set here) and waits up to
+// `timeout` for its endpoint. Errors: kUnavailable when it cannot start or exits first,
+// kDeadlineExceeded when it does not report in time (it is killed).
+StatusOr<StartedWorker> StartWorkerProcess(const std::string& executable,
+                                           const WorkerConfig& config,
+                                           std::chrono::milliseconds timeout);
+
+// Parses the worker's command line (argv after "--session-worker"), the token from the
+// environment variable FERRY_SESSION_TOKEN. Errors: kInvalidArgument.
+StatusOr<WorkerConfig> ParseWorkerArgs(int argc, char** argv);
+
+// "SIGSEGV" for 11, "signal 42" when there is no name.
+std::string SignalName(int signal);
+
+}  // namespace ferry::agent
+
+#endif  // FERRY_DEVICE_AGENT_WORKER_PROCESS_H_

@@ -1,0 +1,1 @@
+ferry_add_test(agent_storage_test SOURCES agent_storage_test.cc LIBS ferry_agent_storage)
