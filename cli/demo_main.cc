@@ -8,11 +8,14 @@
 #include <iostream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "util/arg_parser.h"
 #include "compiler/export_library.h"
 #include "compiler/subprocess.h"
+#include "device_agent/agent.h"
+#include "rpc/client_session.h"
 #include "compiler/zoo.h"
 #include "runtime/executor_module.h"
 #include "runtime/library_module.h"
@@ -37,17 +40,31 @@ struct RunResult {
   double mean_ms = 0, min_ms = 0;
 };
 
+// Runs model `key` of the library at `path` here, or in a session on `remote` (uploading
+// the library first), and times its run where it runs.
 StatusOr<RunResult> RunLibrary(const std::string& path, const std::string& key,
-                               const NDArray& input) {
-  ASSIGN_OR_RETURN(Module library, LoadModule(path));
-  ASSIGN_OR_RETURN(ExecutorModule executor, ExecutorModule::Create(library, key, Device::Cpu()));
+                               const NDArray& input, rpc::RemoteSession* remote) {
+  Module library;
+  Device device = Device::Cpu();
+  if (remote != nullptr) {
+    RETURN_IF_ERROR(remote->Upload(path));
+    ASSIGN_OR_RETURN(library, remote->LoadModule(std::filesystem::path(path).filename().string()));
+    device = remote->Cpu(0);
+  } else {
+    ASSIGN_OR_RETURN(library, LoadModule(path));
+  }
+  ASSIGN_OR_RETURN(ExecutorModule executor, ExecutorModule::Create(library, key, device));
   RETURN_IF_ERROR(executor.SetInput("data", input));
   RETURN_IF_ERROR(executor.Run());
-  ASSIGN_OR_RETURN(NDArray output, executor.GetOutput(0));
+  ASSIGN_OR_RETURN(NDArray device_output, executor.GetOutput(0));
+  ASSIGN_OR_RETURN(NDArray output, device_output.CopyTo(Device::Cpu()));
   RunResult result;
   result.output.assign(output.data_as<float>(), output.data_as<float>() + output.NumElements());
   TimeEvaluatorOptions timing{.number = 1, .repeat = 20, .min_repeat_ms = 20, .cooldown_ms = 0};
-  ASSIGN_OR_RETURN(PackedFunc timer, TimeEvaluator(executor.module(), "run", Device::Cpu(), timing));
+  ASSIGN_OR_RETURN(PackedFunc timer,
+                   remote != nullptr
+                       ? remote->TimeEvaluator(executor.module(), "run", device, timing)
+                       : TimeEvaluator(executor.module(), "run", device, timing));
   ASSIGN_OR_RETURN(Value seconds_value, timer.Call());
   ASSIGN_OR_RETURN(NDArray seconds, seconds_value.As<NDArray>());
   double sum = 0, best = INFINITY;
@@ -70,7 +87,8 @@ std::string FormatValues(const std::vector<float>& values) {
   return out + "]";
 }
 
-Status DemoModel(const std::string& name, const std::string& workdir, std::ostream& out) {
+Status DemoModel(const std::string& name, const std::string& workdir, rpc::RemoteSession* remote,
+                 std::ostream& out) {
   ASSIGN_OR_RETURN(compiler::Model model, compiler::BuildZooModel(name));
   const TensorInfo& info = model.graph.entries[model.graph.inputs[0].entry];
   ASSIGN_OR_RETURN(NDArray input, NDArray::Empty(info.shape, info.dtype, Device::Cpu()));
@@ -87,11 +105,18 @@ Status DemoModel(const std::string& name, const std::string& workdir, std::ostre
         workdir + "/" + name + "_" + std::string(ExecutorKindName(kind)) + ".so";
     const compiler::ModelBuild build{&model, kind};
     RETURN_IF_ERROR(compiler::ExportLibrary({&build, 1}, path));
-    ASSIGN_OR_RETURN(RunResult result, RunLibrary(path, name, input));
+    ASSIGN_OR_RETURN(RunResult local, RunLibrary(path, name, input, nullptr));
     out << "  " << ExecutorKindName(kind) << " executor (" << path << ")\n"
-        << "    output_0 " << FormatValues(result.output) << "\n"
-        << "    run time: mean " << result.mean_ms << " ms, min " << result.min_ms << " ms\n";
-    results.push_back(std::move(result));
+        << "    output_0 " << FormatValues(local.output) << "\n"
+        << "    here:        run time mean " << local.mean_ms << " ms, min " << local.min_ms << " ms\n";
+    ASSIGN_OR_RETURN(RunResult remote_result, RunLibrary(path, name, input, remote));
+    out << "    on the agent: run time mean " << remote_result.mean_ms << " ms, min "
+        << remote_result.min_ms << " ms; outputs "
+        << (remote_result.output == local.output ? "identical" : "DIFFER") << "\n";
+    if (remote_result.output != local.output) {
+      return InternalError("remote and local outputs of '" + name + "' differ");
+    }
+    results.push_back(std::move(local));
   }
   float max_diff = 0;
   for (size_t i = 0; i < results[0].output.size(); ++i) {
@@ -126,8 +151,34 @@ Status Demo(std::span<const std::string> args, std::ostream& out) {
     temp.emplace(std::move(created));
     workdir = temp->path();
   }
-  for (const std::string& name : models) RETURN_IF_ERROR(DemoModel(name, workdir, out));
-  out << "demo finished: every model ran with both executors and their outputs agree\n";
+  // A device agent on this machine, on a free loopback port, served by a thread of this
+  // process; its session workers are ferry-agent processes.
+  std::error_code ec;
+  agent::AgentConfig agent_config;
+  agent_config.listen = "tcp://127.0.0.1:*";
+  agent_config.work_dir = workdir + "/agent";
+  agent_config.worker_executable =
+      (std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "ferry-agent").string();
+  if (ec || !std::filesystem::exists(agent_config.worker_executable)) {
+    return NotFoundError("ferry-agent is not next to ferry-demo (" + agent_config.worker_executable + ")");
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<agent::Agent> device_agent, agent::Agent::Create(agent_config));
+  std::atomic<bool> stop{false};
+  std::thread serving([&] { (void)device_agent->Serve(stop); });
+  struct StopAgent {
+    std::atomic<bool>& stop;
+    std::thread& serving;
+    ~StopAgent() {
+      stop = true;
+      serving.join();
+    }
+  } stop_agent{stop, serving};
+  ASSIGN_OR_RETURN(rpc::RemoteSession remote, rpc::Connect(device_agent->endpoint()));
+  out << "device agent at " << device_agent->endpoint() << ", session " << remote.session_id()
+      << "\n";
+  for (const std::string& name : models) RETURN_IF_ERROR(DemoModel(name, workdir, &remote, out));
+  (void)remote.Close();
+  out << "demo finished: every model ran here and on the agent with both executors; outputs agree\n";
   return Status::Ok();
 }
 
