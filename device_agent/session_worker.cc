@@ -121,7 +121,6 @@ int RunSessionWorker(const WorkerConfig& config) {
       more = frame.more();
       frames.push_back(std::move(frame));
     }
-    idle_deadline = std::chrono::steady_clock::now() + config.idle_timeout;
     std::optional<rpc::Frames> reply = server.Handle(std::move(frames));
     if (reply) {
       try {
@@ -134,6 +133,8 @@ int RunSessionWorker(const WorkerConfig& config) {
         LogEvent("worker_send_failed", {{"session", config.session_id}, {"error", e.what()}});
       }
     }
+    // A long call must not count as idle time.
+    idle_deadline = std::chrono::steady_clock::now() + config.idle_timeout;
     if (server.close_requested()) {
       end_reason = "closed by the client";
       break;
