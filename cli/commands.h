@@ -21,6 +21,8 @@ Status BuildCommand(std::span<const std::string> args, std::ostream& out);
 Status RunCommand(std::span<const std::string> args, std::ostream& out);
 // ferry time LIB [--agent ENDPOINT] [--name KEY] [--number N] [--repeat R] [--min-repeat-ms MS]
 Status TimeCommand(std::span<const std::string> args, std::ostream& out);
+// ferry status --tracker ENDPOINT [--json]
+Status StatusCommand(std::span<const std::string> args, std::ostream& out);
 // ferry inspect LIB
 Status InspectCommand(std::span<const std::string> args, std::ostream& out);
 

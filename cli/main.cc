@@ -19,6 +19,7 @@ constexpr Command kCommands[] = {
     {"run", "run a model of a library on .npy inputs", ferry::cli::RunCommand},
     {"time", "time a model's run, here or on an agent", ferry::cli::TimeCommand},
     {"inspect", "describe the models of a library", ferry::cli::InspectCommand},
+    {"status", "show a tracker's agents and queue", ferry::cli::StatusCommand},
 };
 
 void PrintUsage(std::ostream& out) {

@@ -1,5 +1,7 @@
 #include "cli/model_target.h"
 
+#include "cli/commands.h"
+#include "rpc/tracker_client.h"
 #include "runtime/library_module.h"
 
 namespace ferry::cli {
@@ -31,16 +33,58 @@ StatusOr<PackedFunc> ModelTarget::RunTimer(TimeEvaluatorOptions options) {
   return TimeEvaluator(executor.module(), "run", device, options);
 }
 
+const util::OptionSpec kPlacementOptions[5] = {
+    {"agent", "", true, "ENDPOINT  run on the device agent at ENDPOINT (tcp://HOST:PORT)"},
+    {"tracker", "", true, "ENDPOINT  run on an agent granted by the tracker at ENDPOINT"},
+    {"key", "", true, "KEY  the device key to request from the tracker"},
+    {"priority", "", true, "N  the request's priority at the tracker (default 0)"},
+    {"timeout", "", true, "SECONDS  deadline of each remote call and of the request (60)"},
+};
+
+StatusOr<Placement> ParsePlacement(const util::ParsedArgs& parsed) {
+  Placement placement;
+  placement.agent = parsed.Get("agent");
+  placement.tracker = parsed.Get("tracker");
+  placement.key = parsed.Get("key");
+  if (placement.agent && placement.tracker) {
+    return InvalidArgumentError("give --agent or --tracker, not both");
+  }
+  if (placement.tracker && !placement.key) return InvalidArgumentError("--tracker needs --key");
+  if (placement.key && !placement.tracker) return InvalidArgumentError("--key needs --tracker");
+  ASSIGN_OR_RETURN(placement.timeout, ParseTimeout(parsed.Get("timeout")));
+  if (auto text = parsed.Get("priority")) {
+    try {
+      size_t used = 0;
+      placement.priority = std::stoi(*text, &used);
+      if (used != text->size()) throw std::invalid_argument("trailing");
+    } catch (const std::exception&) {
+      return InvalidArgumentError("--priority must be an integer");
+    }
+  }
+  return placement;
+}
+
 StatusOr<ModelTarget> OpenModelTarget(const std::string& library_path,
                                       const std::optional<std::string>& name,
-                                      const std::optional<std::string>& agent,
-                                      std::chrono::milliseconds timeout) {
+                                      const Placement& placement) {
   ModelTarget target;
   ASSIGN_OR_RETURN(target.key, ChooseModel(library_path, name));
-  if (agent) {
+  if (placement.agent || placement.tracker) {
     rpc::ConnectOptions options;
-    options.timeout = timeout;
-    ASSIGN_OR_RETURN(rpc::RemoteSession session, rpc::Connect(*agent, options));
+    options.timeout = placement.timeout;
+    std::optional<rpc::RemoteSession> opened;
+    if (placement.tracker) {
+      ASSIGN_OR_RETURN(rpc::TrackerClient tracker, rpc::ConnectTracker(*placement.tracker, options));
+      rpc::DeviceRequest request;
+      request.priority = placement.priority;
+      request.timeout = placement.timeout;
+      ASSIGN_OR_RETURN(rpc::RemoteSession granted, tracker.Request(*placement.key, request));
+      opened.emplace(std::move(granted));
+    } else {
+      ASSIGN_OR_RETURN(rpc::RemoteSession direct, rpc::Connect(*placement.agent, options));
+      opened.emplace(std::move(direct));
+    }
+    rpc::RemoteSession& session = *opened;
     RETURN_IF_ERROR(session.Upload(library_path));
     const std::string label = std::filesystem::path(library_path).filename().string();
     ASSIGN_OR_RETURN(target.library, session.LoadModule(label));

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "rpc/client_session.h"
+#include "util/arg_parser.h"
 #include "runtime/executor_module.h"
 #include "runtime/module.h"
 
@@ -25,13 +26,27 @@ struct ModelTarget {
   StatusOr<PackedFunc> RunTimer(TimeEvaluatorOptions options);
 };
 
-// Opens `library_path` locally or on `agent`, picks the model (`name`, or the library's only
-// one) and creates its executor on the target's CPU. Errors: those of loading, connecting,
+// Where to run: here (neither set), on `agent`, or on an agent of `key` granted by `tracker`.
+struct Placement {
+  std::optional<std::string> agent;
+  std::optional<std::string> tracker;
+  std::optional<std::string> key;
+  int priority = 0;
+  std::chrono::milliseconds timeout{60000};
+};
+
+// Reads --agent, --tracker, --key, --priority and --timeout. Errors: kInvalidArgument for
+// --agent with --tracker, --tracker without --key, or bad numbers.
+StatusOr<Placement> ParsePlacement(const util::ParsedArgs& parsed);
+// The option specs ParsePlacement reads, for a command's option table.
+extern const util::OptionSpec kPlacementOptions[5];
+
+// Opens `library_path` per `placement`, picks the model (`name`, or the library's only one)
+// and creates its executor on the target's CPU. Errors: those of loading, connecting,
 // uploading, and kNotFound / kInvalidArgument for the model choice.
 StatusOr<ModelTarget> OpenModelTarget(const std::string& library_path,
                                       const std::optional<std::string>& name,
-                                      const std::optional<std::string>& agent,
-                                      std::chrono::milliseconds timeout);
+                                      const Placement& placement);
 
 }  // namespace ferry::cli
 

@@ -17,15 +17,13 @@ const OptionSpec kOptions[] = {
     {"input", "i", true, "NAME=FILE  an input as a .npy file; repeat for each input"},
     {"params", "", true, "FILE  parameters for a library built with --no-package-params"},
     {"output-dir", "", true, "DIR  where to write output_0.npy, ... (default: .)"},
-    {"agent", "", true, "ENDPOINT  run on the device agent at ENDPOINT (tcp://HOST:PORT)"},
-    {"timeout", "", true, "SECONDS  deadline of each remote call (default: 60)"},
     {"repeat", "", true, "N  timed runs after the first (default: 10)"},
     {"help", "h", false, "show this help"},
 };
 
 constexpr const char* kUsage =
     "usage: ferry run LIB [--name KEY] --input NAME=FILE.npy ... [--output-dir DIR]\n"
-    "                 [--agent tcp://HOST:PORT]\n\n"
+    "                 [--agent tcp://HOST:PORT | --tracker tcp://HOST:PORT --key KEY]\n\n"
     "Loads a model library, here or on a device agent, runs one model on the CPU and writes\n"
     "its outputs as .npy files.\n\noptions:\n";
 
@@ -80,18 +78,20 @@ StatusOr<int> ParsePositiveInt(const std::optional<std::string>& text, const cha
 }
 
 Status RunCommand(std::span<const std::string> args, std::ostream& out) {
-  ASSIGN_OR_RETURN(util::ParsedArgs parsed, util::ParseArgs(args, kOptions));
+  std::vector<OptionSpec> specs(std::begin(kOptions), std::end(kOptions));
+  specs.insert(specs.end(), std::begin(kPlacementOptions), std::end(kPlacementOptions));
+  ASSIGN_OR_RETURN(util::ParsedArgs parsed, util::ParseArgs(args, specs));
   if (parsed.Has("help")) {
-    out << kUsage << util::FormatOptions(kOptions);
+    out << kUsage << util::FormatOptions(specs);
     return Status::Ok();
   }
   if (parsed.positional().size() != 1) {
     return InvalidArgumentError("expected exactly one library argument (ferry run LIB ...)");
   }
   ASSIGN_OR_RETURN(int repeat, ParsePositiveInt(parsed.Get("repeat"), "--repeat", 10));
-  ASSIGN_OR_RETURN(std::chrono::milliseconds timeout, ParseTimeout(parsed.Get("timeout")));
-  ASSIGN_OR_RETURN(ModelTarget target, OpenModelTarget(parsed.positional()[0], parsed.Get("name"),
-                                                       parsed.Get("agent"), timeout));
+  ASSIGN_OR_RETURN(Placement placement, ParsePlacement(parsed));
+  ASSIGN_OR_RETURN(ModelTarget target,
+                   OpenModelTarget(parsed.positional()[0], parsed.Get("name"), placement));
   const ExecutorModule& executor = target.executor;
   if (auto params = parsed.Get("params")) {
     ASSIGN_OR_RETURN(std::string bytes, ReadFile(*params));

@@ -13,17 +13,16 @@ using util::OptionSpec;
 
 const OptionSpec kOptions[] = {
     {"name", "", true, "KEY  the model to time (default: the library's only model)"},
-    {"agent", "", true, "ENDPOINT  time on the device agent at ENDPOINT (default: here)"},
     {"number", "", true, "N  runs per repeat (default: 1)"},
     {"repeat", "", true, "R  repeats (default: 10)"},
     {"min-repeat-ms", "", true, "MS  raise --number until a repeat lasts this long (default: 0)"},
     {"cooldown-ms", "", true, "MS  pause between repeats (default: 0)"},
-    {"timeout", "", true, "SECONDS  deadline of each remote call (default: 60)"},
     {"help", "h", false, "show this help"},
 };
 
 constexpr const char* kUsage =
-    "usage: ferry time LIB [--agent tcp://HOST:PORT] [--name KEY] [--number N] [--repeat R]\n"
+    "usage: ferry time LIB [--agent tcp://HOST:PORT | --tracker tcp://HOST:PORT --key KEY]\n"
+    "                  [--name KEY] [--number N] [--repeat R]\n"
     "                  [--min-repeat-ms MS]\n\n"
     "Times a model's run with time_evaluator where the model runs (inputs are zeros) and\n"
     "prints the statistics of the per-repeat means.\n\noptions:\n";
@@ -31,9 +30,11 @@ constexpr const char* kUsage =
 }  // namespace
 
 Status TimeCommand(std::span<const std::string> args, std::ostream& out) {
-  ASSIGN_OR_RETURN(util::ParsedArgs parsed, util::ParseArgs(args, kOptions));
+  std::vector<OptionSpec> specs(std::begin(kOptions), std::end(kOptions));
+  specs.insert(specs.end(), std::begin(kPlacementOptions), std::end(kPlacementOptions));
+  ASSIGN_OR_RETURN(util::ParsedArgs parsed, util::ParseArgs(args, specs));
   if (parsed.Has("help")) {
-    out << kUsage << util::FormatOptions(kOptions);
+    out << kUsage << util::FormatOptions(specs);
     return Status::Ok();
   }
   if (parsed.positional().size() != 1) {
@@ -50,9 +51,9 @@ Status TimeCommand(std::span<const std::string> args, std::ostream& out) {
     ASSIGN_OR_RETURN(options.cooldown_ms,
                      ParsePositiveInt(parsed.Get("cooldown-ms"), "--cooldown-ms", 0));
   }
-  ASSIGN_OR_RETURN(std::chrono::milliseconds timeout, ParseTimeout(parsed.Get("timeout")));
-  ASSIGN_OR_RETURN(ModelTarget target, OpenModelTarget(parsed.positional()[0], parsed.Get("name"),
-                                                       parsed.Get("agent"), timeout));
+  ASSIGN_OR_RETURN(Placement placement, ParsePlacement(parsed));
+  ASSIGN_OR_RETURN(ModelTarget target,
+                   OpenModelTarget(parsed.positional()[0], parsed.Get("name"), placement));
   ASSIGN_OR_RETURN(PackedFunc timer, target.RunTimer(options));
   ASSIGN_OR_RETURN(Value result, timer.Call());
   ASSIGN_OR_RETURN(NDArray seconds_array, result.As<NDArray>());

@@ -9,6 +9,8 @@
 
 #include "device_agent/event_log.h"
 #include "device_agent/worker_process.h"
+#include "rpc/ticket.h"
+#include "runtime/device_api.h"
 
 namespace ferry::agent {
 namespace {
@@ -79,6 +81,26 @@ StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config) {
     return UnavailableError("cannot listen on " + agent->config_.listen + ": " + e.what());
   }
   LogEvent("agent_listening", {{"endpoint", agent->endpoint_}, {"work_dir", agent->config_.work_dir}});
+  if (!agent->config_.tracker.empty()) {
+    if (agent->config_.secret.size() < 16) {
+      return InvalidArgumentError("an agent under a tracker needs its shared secret (--secret-file)");
+    }
+    if (agent->config_.key.empty()) return InvalidArgumentError("an agent under a tracker needs --key");
+    ASSIGN_OR_RETURN(agent->agent_id_, RandomHex(8));
+    try {
+      zmq::socket_t link(agent->context_, zmq::socket_type::dealer);
+      link.set(zmq::sockopt::linger, 0);
+      // Heartbeats are soft state: drop them while the tracker is unreachable.
+      link.set(zmq::sockopt::immediate, 1);
+      link.set(zmq::sockopt::sndhwm, 4);
+      link.connect(agent->config_.tracker);
+      agent->tracker_.emplace(std::move(link));
+    } catch (const zmq::error_t& e) {
+      return InvalidArgumentError("cannot connect to tracker " + agent->config_.tracker + ": " + e.what());
+    }
+    LogEvent("tracker_link", {{"tracker", agent->config_.tracker}, {"key", agent->config_.key},
+                              {"agent", agent->agent_id_}});
+  }
   return agent;
 }
 
@@ -94,6 +116,10 @@ Status Agent::Serve(const std::atomic<bool>& stop) {
     zmq::pollitem_t item{listener_.handle(), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, std::chrono::milliseconds(100));
     ReapWorkers();
+    if (tracker_ && std::chrono::steady_clock::now() >= next_heartbeat_) {
+      SendHeartbeat();
+      next_heartbeat_ = std::chrono::steady_clock::now() + config_.heartbeat_interval;
+    }
     if (!(item.revents & ZMQ_POLLIN)) continue;
     zmq::message_t identity;
     (void)listener_.recv(identity, zmq::recv_flags::dontwait);
@@ -114,8 +140,90 @@ Status Agent::Serve(const std::atomic<bool>& stop) {
     }
   }
   StopAllSessions();
+  if (tracker_) {
+    rpc::MessageWriter w = rpc::MessageWriter::Request(rpc::MessageType::kAgentGoodbye, 0, 1000, 1);
+    w.packer().pack(agent_id_);
+    SendToTracker(std::move(w).Finish());
+  }
   LogEvent("agent_stopped", {{"endpoint", endpoint_}});
   return Status::Ok();
+}
+
+void Agent::SendToTracker(rpc::Frames frames) {
+  try {
+    for (size_t i = 0; i < frames.size(); ++i) {
+      if (!tracker_->send(frames[i], (i + 1 < frames.size() ? zmq::send_flags::sndmore
+                                                          : zmq::send_flags::none) |
+                                         zmq::send_flags::dontwait)) {
+        return;  // not connected: the next heartbeat tries again
+      }
+    }
+  } catch (const zmq::error_t&) {
+  }
+}
+
+void Agent::SendHeartbeat() {
+  rpc::MessageWriter w = rpc::MessageWriter::Request(
+      rpc::MessageType::kAgentHeartbeat, 0,
+      static_cast<uint32_t>(config_.heartbeat_interval.count() * 3), 6);
+  auto& p = w.packer();
+  p.pack(agent_id_);
+  p.pack(config_.key);
+  p.pack(config_.advertise.empty() ? endpoint_ : config_.advertise);
+  std::vector<std::tuple<std::string, int, uint64_t, std::string>> devices;
+  for (DLDeviceType type : {kDLCPU, kDLCUDA}) {
+    StatusOr<DeviceApi*> api = GetDeviceApi(type);
+    if (!api.ok()) continue;
+    int count = 0;
+    DeviceAttributes first;
+    for (int id = 0; id < 16; ++id) {
+      DeviceAttributes attrs = (*api)->GetAttributes(Device{type, id});
+      if (!attrs.exists) break;
+      if (count++ == 0) first = attrs;
+      if (type == kDLCPU) break;  // one CPU device
+    }
+    if (count > 0) devices.emplace_back(DeviceTypeName(type), count, first.total_memory, first.name);
+  }
+  p.pack_array(static_cast<uint32_t>(devices.size()));
+  for (const auto& [type, count, memory, name] : devices) {
+    p.pack_array(4);
+    p.pack(type);
+    p.pack(count);
+    p.pack(memory);
+    p.pack(name);
+  }
+  p.pack_array(static_cast<uint32_t>(config_.tags.size()));
+  for (const auto& [name, value] : config_.tags) {
+    p.pack_array(2);
+    p.pack(name);
+    p.pack(value);
+  }
+  std::vector<uint64_t> leases;
+  for (const auto& [id, session] : sessions_) {
+    if (session.lease_id != 0) leases.push_back(session.lease_id);
+  }
+  p.pack(leases);
+  SendToTracker(std::move(w).Finish());
+}
+
+StatusOr<uint64_t> Agent::CheckTicket(const rpc::ParsedMessage& m) {
+  if (!tracker_) return uint64_t{0};
+  if (m.body_size() < 3) {
+    return PermissionDeniedError("this agent serves through a tracker: a session needs a ticket");
+  }
+  ASSIGN_OR_RETURN(std::string text, rpc::ReadString(m.item(2), "ticket"));
+  const int64_t now = rpc::WallClockMs();
+  ASSIGN_OR_RETURN(rpc::Ticket ticket, rpc::VerifyTicket(text, config_.secret, now));
+  if (ticket.agent_id != agent_id_) {
+    return PermissionDeniedError("the ticket is for another agent");
+  }
+  for (auto it = used_leases_.begin(); it != used_leases_.end();) {
+    it = it->second <= now ? used_leases_.erase(it) : std::next(it);
+  }
+  if (!used_leases_.emplace(ticket.lease_id, ticket.expiry_ms).second) {
+    return PermissionDeniedError("the ticket was already used (replayed)");
+  }
+  return ticket.lease_id;
 }
 
 std::optional<rpc::Frames> Agent::HandleRequest(rpc::Frames request) {
@@ -157,6 +265,11 @@ StatusOr<rpc::Frames> Agent::OpenSession(const rpc::ParsedMessage& m) {
                               ", this agent speaks " + std::to_string(rpc::kMinProtocolVersion) +
                               ".." + std::to_string(rpc::kMaxProtocolVersion));
   }
+  StatusOr<uint64_t> lease = CheckTicket(m);
+  if (!lease.ok()) {
+    LogEvent("session_refused", {{"reason", lease.status().message()}});
+    return lease.status();
+  }
   if (sessions_.size() >= static_cast<size_t>(config_.max_sessions)) {
     return ResourceExhaustedError("the agent already serves " + std::to_string(sessions_.size()) +
                                   " sessions");
@@ -178,11 +291,13 @@ StatusOr<rpc::Frames> Agent::OpenSession(const rpc::ParsedMessage& m) {
     LogEvent("session_failed", {{"session", id}, {"error", started.status().message()}});
     return started.status();
   }
-  sessions_[id] = Session{started->pid, started->endpoint, std::chrono::steady_clock::now()};
+  sessions_[id] = Session{started->pid, started->endpoint, std::chrono::steady_clock::now(), *lease};
   LogEvent("session_open", {{"session", id},
                             {"worker_pid", std::to_string(started->pid)},
                             {"worker_endpoint", started->endpoint},
-                            {"version", std::to_string(version)}});
+                            {"version", std::to_string(version)},
+                            {"lease", std::to_string(*lease)}});
+  if (tracker_) SendHeartbeat();  // the tracker learns at once that the lease is in use
   rpc::MessageWriter w = rpc::MessageWriter::Reply(m.request_id, Status::Ok(), 4);
   w.packer().pack(version);
   w.packer().pack(id);
@@ -233,7 +348,9 @@ void Agent::EndSession(const std::string& id, const std::string& reason) {
   if (it == sessions_.end()) return;
   const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                                      it->second.started).count();
+  const bool leased = it->second.lease_id != 0;
   sessions_.erase(it);
+  if (leased && tracker_) SendHeartbeat();  // frees the lease on the tracker now
   std::error_code ec;
   std::filesystem::remove_all(config_.work_dir + "/sessions/" + id, ec);
   ended_[id] = reason;

@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <zmq.hpp>
@@ -32,6 +33,17 @@ struct AgentConfig {
   uint64_t max_upload_bytes = uint64_t{16} << 30;
   // Allow a non-loopback listen address (there is no authentication yet).
   bool insecure = false;
+
+  // Under a tracker (tracker endpoint non-empty): the agent registers under `key` with its
+  // devices and `tags`, heartbeats, and refuses sessions without a valid ticket signed with
+  // `secret`.
+  std::string tracker;
+  std::string key;
+  std::map<std::string, std::string> tags;
+  std::string secret;
+  // Where clients reach this agent (default: the bound endpoint).
+  std::string advertise;
+  std::chrono::milliseconds heartbeat_interval{1000};
 };
 
 class Agent {
@@ -52,6 +64,7 @@ class Agent {
     pid_t pid = -1;
     std::string worker_endpoint;
     std::chrono::steady_clock::time_point started;
+    uint64_t lease_id = 0;  // under a tracker
   };
 
   Agent(AgentConfig config, std::string bind_host);
@@ -62,6 +75,10 @@ class Agent {
   void ReapWorkers();
   void EndSession(const std::string& id, const std::string& reason);
   void StopAllSessions();
+  // Checks an OpenSession's ticket when serving under a tracker; returns its lease id.
+  StatusOr<uint64_t> CheckTicket(const rpc::ParsedMessage& m);
+  void SendHeartbeat();
+  void SendToTracker(rpc::Frames frames);
 
   AgentConfig config_;
   std::string bind_host_;
@@ -72,6 +89,13 @@ class Agent {
   // Why recent sessions ended, for SessionStatus; bounded.
   std::map<std::string, std::string> ended_;
   std::deque<std::string> ended_order_;
+
+  std::string agent_id_;
+  std::optional<zmq::socket_t> tracker_;
+  std::chrono::steady_clock::time_point next_heartbeat_;
+  // Leases whose tickets were used, with their expiry (wall-clock ms): a ticket opens one
+  // session only.
+  std::map<uint64_t, int64_t> used_leases_;
 };
 
 }  // namespace ferry::agent

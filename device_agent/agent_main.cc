@@ -2,6 +2,7 @@
 //
 //   ferry-agent --listen tcp://127.0.0.1:9190 [--work-dir DIR] [--session-timeout SECONDS]
 //               [--max-sessions N] [--endpoint-file FILE] [--insecure]
+//               [--tracker ENDPOINT --key KEY --secret-file FILE [--tag NAME=VALUE ...]]
 //
 // Port '*' or 0 picks a free port; the bound endpoint is printed ("listening on ...") and,
 // with --endpoint-file, written to FILE. SIGINT/SIGTERM stop it, ending every session.
@@ -19,6 +20,7 @@
 #include "util/arg_parser.h"
 #include "device_agent/agent.h"
 #include "device_agent/worker_process.h"
+#include "rpc/ticket.h"
 #include "runtime/file_util.h"
 
 namespace {
@@ -34,6 +36,12 @@ const ferry::util::OptionSpec kOptions[] = {
     {"max-sessions", "", true, "N  concurrent sessions (64)"},
     {"endpoint-file", "", true, "FILE  write the bound endpoint here once listening"},
     {"insecure", "", false, "allow a non-loopback listen address without authentication"},
+    {"tracker", "", true, "ENDPOINT  register with the tracker at ENDPOINT"},
+    {"key", "", true, "KEY  the device key to register under (with --tracker)"},
+    {"tag", "", true, "NAME=VALUE  a tag clients may ask for; repeatable (with --tracker)"},
+    {"secret-file", "", true, "FILE  secret shared with the tracker (with --tracker)"},
+    {"advertise", "", true, "ENDPOINT  address clients reach this agent at (default: bound)"},
+    {"heartbeat-ms", "", true, "MS  heartbeat interval (1000)"},
     {"help", "h", false, "show this help"},
 };
 
@@ -69,6 +77,28 @@ ferry::Status Run(int argc, char** argv) {
   if (auto v = parsed.Get("max-sessions")) {
     ASSIGN_OR_RETURN(int64_t n, PositiveNumber(*v, "--max-sessions"));
     config.max_sessions = static_cast<int>(n);
+  }
+  if (auto tracker = parsed.Get("tracker")) {
+    config.tracker = *tracker;
+    config.key = parsed.Get("key").value_or("");
+    if (config.key.empty()) return ferry::InvalidArgumentError("--tracker needs --key");
+    auto secret_file = parsed.Get("secret-file");
+    if (!secret_file) return ferry::InvalidArgumentError("--tracker needs --secret-file");
+    ASSIGN_OR_RETURN(config.secret, ferry::rpc::LoadSecretFile(*secret_file));
+    for (const std::string& tag : parsed.All("tag")) {
+      const size_t eq = tag.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return ferry::InvalidArgumentError("--tag expects NAME=VALUE, got '" + tag + "'");
+      }
+      config.tags[tag.substr(0, eq)] = tag.substr(eq + 1);
+    }
+    config.advertise = parsed.Get("advertise").value_or("");
+    if (auto ms = parsed.Get("heartbeat-ms")) {
+      ASSIGN_OR_RETURN(int64_t value, PositiveNumber(*ms, "--heartbeat-ms"));
+      config.heartbeat_interval = std::chrono::milliseconds(value);
+    }
+  } else if (parsed.Has("key") || parsed.Has("tag") || parsed.Has("secret-file")) {
+    return ferry::InvalidArgumentError("--key, --tag and --secret-file need --tracker");
   }
   bool temporary_work_dir = false;
   if (auto dir = parsed.Get("work-dir")) {

@@ -46,9 +46,11 @@ StatusOr<RemoteSession> Connect(const std::string& agent_endpoint, const Connect
                    ZmqChannel::Connect(context, agent_endpoint, options.channel));
   const Deadline deadline = Clock::now() + options.timeout;
   MessageWriter open = MessageWriter::Request(MessageType::kOpenSession, 1,
-                                              MillisecondsUntil(deadline), 2);
+                                              MillisecondsUntil(deadline),
+                                              options.ticket.empty() ? 2 : 3);
   open.packer().pack(options.min_version);
   open.packer().pack(options.max_version);
+  if (!options.ticket.empty()) open.packer().pack(options.ticket);
   StatusOr<ParsedMessage> opened = CallOnce(*agent, std::move(open).Finish(), 1, deadline);
   if (!opened.ok()) return opened.status().WithContext("opening a session with " + agent_endpoint);
   RETURN_IF_ERROR(CheckBodySize(*opened, 4));

@@ -33,6 +33,8 @@ struct ConnectOptions {
   // Protocol versions offered; tests narrow them to provoke a mismatch.
   uint32_t min_version = kMinProtocolVersion;
   uint32_t max_version = kMaxProtocolVersion;
+  // A tracker's ticket for this agent (tracker_client.h); required by agents under a tracker.
+  std::string ticket;
 };
 
 class RemoteSession {

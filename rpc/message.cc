@@ -14,6 +14,8 @@ bool IsInt(const msgpack::object& o) {
 bool KnownType(uint64_t t) {
   return (t >= static_cast<uint64_t>(MessageType::kOpenSession) &&
           t <= static_cast<uint64_t>(MessageType::kTimeEvaluator)) ||
+         (t >= static_cast<uint64_t>(MessageType::kAgentHeartbeat) &&
+          t <= static_cast<uint64_t>(MessageType::kTrackerStatus)) ||
          t == static_cast<uint64_t>(MessageType::kReply);
 }
 
@@ -26,8 +28,12 @@ std::string_view MessageTypeName(MessageType type) {
       "DeviceAttributes", "AllocArray", "CopyToRemote", "CopyFromRemote", "CopyRemoteToRemote",
       "StreamSync", "UploadBegin", "UploadChunk", "UploadEnd", "Download", "ListFiles",
       "RemoveFile", "LoadModule", "TimeEvaluator"};
+  static constexpr std::string_view kTrackerNames[] = {
+      "AgentHeartbeat", "AgentGoodbye", "RequestDevice", "CancelRequest", "ReleaseLease",
+      "TrackerStatus"};
   const auto index = static_cast<size_t>(type);
   if (type == MessageType::kReply) return "Reply";
+  if (index >= 30 && index < 30 + std::size(kTrackerNames)) return kTrackerNames[index - 30];
   return index < std::size(kNames) ? kNames[index] : "?";
 }
 
@@ -115,7 +121,7 @@ StatusOr<ParsedMessage> ParseMessage(Frames frames, const ProtocolLimits& limits
       return Malformed("bad reply header");
     }
     const uint64_t code = h[3].via.u64;
-    if (code > static_cast<uint64_t>(StatusCode::kFailedPrecondition)) {
+    if (code > static_cast<uint64_t>(StatusCode::kInternal)) {  // the last code
       return Malformed("unknown status code " + std::to_string(code));
     }
     m.status = Status(static_cast<StatusCode>(code), std::string(h[4].via.str.ptr, h[4].via.str.size));
@@ -150,7 +156,12 @@ StatusOr<uint64_t> ReadUint(const msgpack::object& o, std::string_view what) {
 
 StatusOr<double> ReadFloat(const msgpack::object& o, std::string_view what) {
   if (o.type == msgpack::type::FLOAT64 || o.type == msgpack::type::FLOAT32) return o.via.f64;
-  if (IsInt(o)) return ReadInt(o, what).value();
+  // msgpack-c packs integral doubles as integers, up to 2^64 - 1: never through ReadInt, which
+  // refuses (and .value() would throw on) those above INT64_MAX.
+  if (IsInt(o)) {
+    return o.type == msgpack::type::POSITIVE_INTEGER ? static_cast<double>(o.via.u64)
+                                                     : static_cast<double>(o.via.i64);
+  }
   return Malformed(std::string(what) + " must be a number");
 }
 

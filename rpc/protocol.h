@@ -29,7 +29,7 @@ inline constexpr uint32_t kMinProtocolVersion = 1;
 inline constexpr uint32_t kMaxProtocolVersion = 1;
 
 enum class MessageType : uint8_t {
-  kOpenSession = 1,        // client -> agent: [min_version, max_version]
+  kOpenSession = 1,        // client -> agent: [min_version, max_version, ticket?]
                            //   -> [version, session_id, worker_endpoint, token]
   kSessionStatus = 2,      // client -> agent: [session_id] -> [alive, reason]
   kHello = 3,              // client -> worker: [token] -> []
@@ -53,6 +53,15 @@ enum class MessageType : uint8_t {
   kLoadModule = 21,        // [label] -> [value]
   kTimeEvaluator = 22,     // [module_handle, name, device, number, repeat, min_repeat_ms,
                            //  cooldown_ms] -> [value]
+  // Tracker messages (docs/protocol.md, "Tracker").
+  kAgentHeartbeat = 30,    // agent -> tracker: [agent_id, key, address, devices, tags,
+                           //  active_leases] ; one-way
+  kAgentGoodbye = 31,      // agent -> tracker: [agent_id] ; one-way
+  kRequestDevice = 32,     // client -> tracker: [key, tags, priority, timeout_ms]
+                           //   -> [agent_address, ticket, lease_id, agent_id] when granted
+  kCancelRequest = 33,     // client -> tracker: [request_id of the RequestDevice] -> [cancelled]
+  kReleaseLease = 34,      // client -> tracker: [lease_id] ; one-way
+  kTrackerStatus = 35,     // client -> tracker: [] -> [agents, queue]
   kReply = 100,
 };
 

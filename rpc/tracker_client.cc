@@ -1,0 +1,153 @@
+#include "rpc/tracker_client.h"
+
+namespace ferry::rpc {
+namespace {
+
+// Extra time the client waits beyond a request's timeout for the tracker's own expiry reply.
+constexpr auto kReplyMargin = std::chrono::milliseconds(2000);
+
+}  // namespace
+
+StatusOr<TrackerClient> ConnectTracker(const std::string& endpoint, const ConnectOptions& options) {
+  auto context = std::make_shared<zmq::context_t>(1);
+  ASSIGN_OR_RETURN(std::unique_ptr<ZmqChannel> channel,
+                   ZmqChannel::Connect(context, endpoint, options.channel));
+  return TrackerClient(std::move(channel), endpoint, options);
+}
+
+StatusOr<ParsedMessage> TrackerClient::Call(MessageWriter request, uint64_t id, Deadline deadline) {
+  Status sent = channel_->Send(std::move(request).Finish(), deadline);
+  if (!sent.ok()) return sent.WithContext("tracker " + endpoint_);
+  while (true) {
+    StatusOr<std::optional<Frames>> frames = channel_->Receive(deadline);
+    if (!frames.ok()) return frames.status().WithContext("tracker " + endpoint_);
+    if (!frames->has_value()) {
+      return DeadlineExceededError("tracker " + endpoint_ + " did not answer in time");
+    }
+    ASSIGN_OR_RETURN(ParsedMessage reply, ParseMessage(std::move(**frames), ProtocolLimits{}));
+    if (reply.request_id != id) continue;  // a late reply to an abandoned request
+    if (!reply.status.ok()) return reply.status;
+    return reply;
+  }
+}
+
+StatusOr<RemoteSession> TrackerClient::Request(const std::string& key,
+                                               const DeviceRequest& request) {
+  const uint64_t id = next_request_id_++;
+  const Deadline deadline = Clock::now() + request.timeout + kReplyMargin;
+  MessageWriter w = MessageWriter::Request(MessageType::kRequestDevice, id,
+                                           MillisecondsUntil(deadline), 4);
+  auto& p = w.packer();
+  p.pack(key);
+  p.pack_array(static_cast<uint32_t>(request.tags.size()));
+  for (const auto& [name, value] : request.tags) {
+    p.pack_array(2);
+    p.pack(name);
+    p.pack(value);
+  }
+  p.pack(request.priority);
+  p.pack(static_cast<uint64_t>(request.timeout.count()));
+  StatusOr<ParsedMessage> granted = Call(std::move(w), id, deadline);
+  if (!granted.ok()) {
+    if (granted.status().code() == StatusCode::kDeadlineExceeded) {
+      // Best effort: do not leave the request queued.
+      MessageWriter cancel = MessageWriter::Request(MessageType::kCancelRequest, next_request_id_++,
+                                                    1000, 1);
+      cancel.packer().pack(id);
+      (void)channel_->Send(std::move(cancel).Finish(), Clock::now() + std::chrono::seconds(1));
+      return DeadlineExceededError("no agent with key '" + key + "' became free within " +
+                                   std::to_string(request.timeout.count()) + " ms");
+    }
+    return granted.status();
+  }
+  RETURN_IF_ERROR(CheckBodySize(*granted, 4));
+  ASSIGN_OR_RETURN(std::string address, ReadString(granted->item(0), "agent address"));
+  ConnectOptions options = options_;
+  ASSIGN_OR_RETURN(options.ticket, ReadString(granted->item(1), "ticket"));
+  ASSIGN_OR_RETURN(uint64_t lease, ReadUint(granted->item(2), "lease id"));
+  StatusOr<RemoteSession> session = Connect(address, options);
+  if (!session.ok()) {
+    MessageWriter release = MessageWriter::Request(MessageType::kReleaseLease, next_request_id_++,
+                                                   1000, 1);
+    release.packer().pack(lease);
+    (void)channel_->Send(std::move(release).Finish(), Clock::now() + std::chrono::seconds(1));
+    return session.status().WithContext("agent " + address + " granted by the tracker");
+  }
+  return session;
+}
+
+Status TrackerClient::RequestAndRun(const std::string& key, const DeviceRequest& request,
+                                    const std::function<Status(RemoteSession&)>& fn,
+                                    int max_attempts) {
+  Status last = UnavailableError("no attempt was made");
+  for (int attempt = 0; attempt < max_attempts; ++attempt) {
+    StatusOr<RemoteSession> session = Request(key, request);
+    if (!session.ok()) {
+      last = session.status();
+      if (last.code() != StatusCode::kUnavailable) return last;
+      continue;
+    }
+    last = fn(*session);
+    if (last.code() != StatusCode::kUnavailable) return last;
+  }
+  return last.WithContext("after " + std::to_string(max_attempts) + " attempts");
+}
+
+StatusOr<TrackerStatus> TrackerClient::GetStatus() {
+  const uint64_t id = next_request_id_++;
+  const Deadline deadline = Clock::now() + options_.timeout;
+  MessageWriter w = MessageWriter::Request(MessageType::kTrackerStatus, id,
+                                           MillisecondsUntil(deadline), 0);
+  ASSIGN_OR_RETURN(ParsedMessage reply, Call(std::move(w), id, deadline));
+  RETURN_IF_ERROR(CheckBodySize(reply, 2));
+  TrackerStatus status;
+  ASSIGN_OR_RETURN(const msgpack::object* agents, ReadArray(reply.item(0), "agents", 0));
+  for (uint32_t i = 0; i < agents->via.array.size; ++i) {
+    ASSIGN_OR_RETURN(const msgpack::object* a, ReadArray(agents->via.array.ptr[i], "agent", 10));
+    const msgpack::object* f = a->via.array.ptr;
+    TrackerAgentStatus s;
+    ASSIGN_OR_RETURN(s.agent_id, ReadString(f[0], "agent id"));
+    ASSIGN_OR_RETURN(s.key, ReadString(f[1], "key"));
+    ASSIGN_OR_RETURN(s.address, ReadString(f[2], "address"));
+    ASSIGN_OR_RETURN(const msgpack::object* devices, ReadArray(f[3], "devices", 0));
+    for (uint32_t d = 0; d < devices->via.array.size; ++d) {
+      ASSIGN_OR_RETURN(const msgpack::object* dev, ReadArray(devices->via.array.ptr[d], "device", 4));
+      TrackerAgentStatus::Device device;
+      ASSIGN_OR_RETURN(device.type, ReadString(dev->via.array.ptr[0], "type"));
+      ASSIGN_OR_RETURN(int64_t count, ReadInt(dev->via.array.ptr[1], "count"));
+      device.count = static_cast<int>(count);
+      ASSIGN_OR_RETURN(device.memory, ReadUint(dev->via.array.ptr[2], "memory"));
+      ASSIGN_OR_RETURN(device.name, ReadString(dev->via.array.ptr[3], "name"));
+      s.devices.push_back(std::move(device));
+    }
+    ASSIGN_OR_RETURN(const msgpack::object* tags, ReadArray(f[4], "tags", 0));
+    for (uint32_t t = 0; t < tags->via.array.size; ++t) {
+      ASSIGN_OR_RETURN(const msgpack::object* tag, ReadArray(tags->via.array.ptr[t], "tag", 2));
+      ASSIGN_OR_RETURN(std::string name, ReadString(tag->via.array.ptr[0], "tag"));
+      ASSIGN_OR_RETURN(s.tags[name], ReadString(tag->via.array.ptr[1], "tag"));
+    }
+    ASSIGN_OR_RETURN(s.busy, ReadBool(f[5], "busy"));
+    ASSIGN_OR_RETURN(s.client_id, ReadString(f[6], "client"));
+    ASSIGN_OR_RETURN(s.lease_id, ReadUint(f[7], "lease"));
+    ASSIGN_OR_RETURN(s.since_ms, ReadInt(f[8], "since"));
+    ASSIGN_OR_RETURN(s.last_heartbeat_ms, ReadInt(f[9], "heartbeat"));
+    status.agents.push_back(std::move(s));
+  }
+  ASSIGN_OR_RETURN(const msgpack::object* queue, ReadArray(reply.item(1), "queue", 0));
+  for (uint32_t i = 0; i < queue->via.array.size; ++i) {
+    ASSIGN_OR_RETURN(const msgpack::object* q, ReadArray(queue->via.array.ptr[i], "request", 6));
+    const msgpack::object* f = q->via.array.ptr;
+    TrackerQueueEntry e;
+    ASSIGN_OR_RETURN(e.request_id, ReadUint(f[0], "request"));
+    ASSIGN_OR_RETURN(e.client_id, ReadString(f[1], "client"));
+    ASSIGN_OR_RETURN(e.key, ReadString(f[2], "key"));
+    ASSIGN_OR_RETURN(int64_t priority, ReadInt(f[3], "priority"));
+    e.priority = static_cast<int>(priority);
+    ASSIGN_OR_RETURN(e.waited_ms, ReadInt(f[4], "waited"));
+    ASSIGN_OR_RETURN(e.expires_in_ms, ReadInt(f[5], "expires"));
+    status.queue.push_back(std::move(e));
+  }
+  return status;
+}
+
+}  // namespace ferry::rpc
