@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 
+#include "rpc/tracker_client.h"
 #include "runtime/status.h"
 
 namespace ferry::cli {
@@ -23,8 +24,13 @@ Status RunCommand(std::span<const std::string> args, std::ostream& out);
 Status TimeCommand(std::span<const std::string> args, std::ostream& out);
 // ferry status --tracker ENDPOINT [--json]
 Status StatusCommand(std::span<const std::string> args, std::ostream& out);
+// ferry demo [--model NAME ...] [--workdir DIR]
+Status DemoCommand(std::span<const std::string> args, std::ostream& out);
 // ferry inspect LIB
 Status InspectCommand(std::span<const std::string> args, std::ostream& out);
+
+// Prints a tracker's status as a table, or as JSON.
+void PrintTrackerStatus(const rpc::TrackerStatus& status, bool json, std::ostream& out);
 
 // Shared option parsing: --timeout SECONDS (default 60 s) and positive integers.
 StatusOr<std::chrono::milliseconds> ParseTimeout(const std::optional<std::string>& text);

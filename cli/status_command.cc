@@ -108,7 +108,7 @@ void PrintTable(const rpc::TrackerStatus& status, std::ostream& out) {
         << " queued request(s)\n";
     char line[512];
     if (!agents.empty()) {
-      std::snprintf(line, sizeof(line), "  %-16s %-26s %-24s %-16s %s\n", "AGENT", "ADDRESS",
+      std::snprintf(line, sizeof(line), "  %-16s %-26s %-24s %-20s %s\n", "AGENT", "ADDRESS",
                     "DEVICES", "TAGS", "STATE");
       out << line;
     }
@@ -117,7 +117,7 @@ void PrintTable(const rpc::TrackerStatus& status, std::ostream& out) {
                                               std::to_string(a->lease_id) + ") for " +
                                               Seconds(a->since_ms)
                                         : "free for " + Seconds(a->since_ms);
-      std::snprintf(line, sizeof(line), "  %-16s %-26s %-24s %-16s %s\n", a->agent_id.c_str(),
+      std::snprintf(line, sizeof(line), "  %-16s %-26s %-24s %-20s %s\n", a->agent_id.c_str(),
                     a->address.c_str(), Devices(*a).c_str(), Tags(a->tags).c_str(), state.c_str());
       out << line;
     }
@@ -134,6 +134,14 @@ void PrintTable(const rpc::TrackerStatus& status, std::ostream& out) {
 
 }  // namespace
 
+void PrintTrackerStatus(const rpc::TrackerStatus& status, bool json, std::ostream& out) {
+  if (json) {
+    PrintJson(status, out);
+  } else {
+    PrintTable(status, out);
+  }
+}
+
 Status StatusCommand(std::span<const std::string> args, std::ostream& out) {
   ASSIGN_OR_RETURN(util::ParsedArgs parsed, util::ParseArgs(args, kOptions));
   if (parsed.Has("help")) {
@@ -146,11 +154,7 @@ Status StatusCommand(std::span<const std::string> args, std::ostream& out) {
   ASSIGN_OR_RETURN(options.timeout, ParseTimeout(parsed.Get("timeout")));
   ASSIGN_OR_RETURN(rpc::TrackerClient client, rpc::ConnectTracker(*tracker, options));
   ASSIGN_OR_RETURN(rpc::TrackerStatus status, client.GetStatus());
-  if (parsed.Has("json")) {
-    PrintJson(status, out);
-  } else {
-    PrintTable(status, out);
-  }
+  PrintTrackerStatus(status, parsed.Has("json"), out);
   return Status::Ok();
 }
 
