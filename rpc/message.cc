@@ -1,5 +1,7 @@
 #include "rpc/message.h"
 
+#include <cstring>
+
 namespace ferry::rpc {
 namespace {
 
@@ -59,6 +61,15 @@ MessageWriter MessageWriter::Reply(uint64_t request_id, const Status& status, ui
   w.packer_->pack(status.message());
   w.packer_->pack_array(status.ok() ? body_size : 0);
   return w;
+}
+
+void MessageWriter::PackFloat64(double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  char bytes[9];
+  bytes[0] = static_cast<char>(0xcb);
+  for (int i = 0; i < 8; ++i) bytes[1 + i] = static_cast<char>((bits >> (56 - 8 * i)) & 0xff);
+  buffer_->write(bytes, sizeof(bytes));
 }
 
 uint32_t MessageWriter::AddFrame(zmq::message_t frame) {

@@ -27,6 +27,9 @@ class MessageWriter {
   static MessageWriter Reply(uint64_t request_id, const Status& status, uint32_t body_size);
 
   msgpack::packer<msgpack::sbuffer>& packer() { return *packer_; }
+  // Packs `v` as a msgpack float64 always (the packer writes whole-number doubles as
+  // integers, which would lose -0.0 and the value's kind).
+  void PackFloat64(double v);
   // Appends a bulk frame and returns its frame index (1, 2, ...).
   uint32_t AddFrame(zmq::message_t frame);
   Frames Finish() &&;

@@ -22,7 +22,7 @@ bool PackPlainValue(MessageWriter& writer, const Value& value) {
     case Value::Kind::kFloat:
       p.pack_array(2);
       p.pack(static_cast<uint8_t>(WireKind::kFloat));
-      p.pack(value.As<double>().value());
+      writer.PackFloat64(value.As<double>().value());
       return true;
     case Value::Kind::kString:
       p.pack_array(2);

@@ -1,0 +1,10 @@
+# Remote sessions: the wire format, the session layers over an in-memory channel, and a real
+# ferry-agent on an ephemeral loopback port.
+ferry_add_test(rpc_message_test SOURCES rpc_message_test.cc LIBS ferry_rpc)
+ferry_add_test(rpc_session_test SOURCES rpc_session_test.cc LIBS ferry_agent ferry_compiler)
+ferry_add_test(agent_integration_test
+  SOURCES agent_integration_test.cc
+  LIBS ferry_rpc ferry_compiler)
+target_compile_definitions(agent_integration_test
+  PRIVATE FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>")
+add_dependencies(agent_integration_test ferry-agent)
