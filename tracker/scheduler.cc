@@ -50,7 +50,7 @@ SchedulerEvents Scheduler::Heartbeat(const AgentInfo& info,
   } else {
     free_agents_[info.key][agent.order] = info.agent_id;
   }
-  Schedule(info.key, now, &events);
+  if (agent.lease_id == 0) ScheduleAgent(agent, now, &events);
   return events;
 }
 
@@ -91,7 +91,7 @@ StatusOr<uint64_t> Scheduler::Submit(RequestSpec spec, TimePoint now, SchedulerE
   const std::string key = spec.key;
   queues_[key].insert({spec.priority, id});
   requests_.emplace(id, Request{std::move(spec), id, now});
-  Schedule(key, now, events);
+  ScheduleRequest(id, now, events);
   return id;
 }
 
@@ -110,7 +110,7 @@ bool Scheduler::ReleaseLease(uint64_t lease_id, TimePoint now, SchedulerEvents* 
   if (it == lease_agent_.end()) return false;
   Agent& agent = agents_.at(it->second);
   EndLease(agent, now);
-  Schedule(agent.info.key, now, events);
+  ScheduleAgent(agent, now, events);
   return true;
 }
 
@@ -136,42 +136,56 @@ void Scheduler::ReleaseClient(const std::string& client_id, TimePoint now,
   for (const std::string& key : keys) Schedule(key, now, events);
 }
 
+void Scheduler::GrantLease(Agent& agent, uint64_t request_id, TimePoint now,
+                           SchedulerEvents* events) {
+  Request& request = requests_.at(request_id);
+  free_agents_[agent.info.key].erase(agent.order);
+  if (free_agents_[agent.info.key].empty()) free_agents_.erase(agent.info.key);
+  agent.lease_id = next_lease_id_++;
+  agent.client_id = request.spec.client_id;
+  agent.lease_expires = now + options_.lease_duration;
+  agent.lease_granted = now;
+  agent.lease_seen = false;
+  agent.since = now;
+  lease_agent_[agent.lease_id] = agent.info.agent_id;
+  events->grants.push_back(Grant{request.request_id, agent.lease_id, request.spec.client_id,
+                                 agent.info, agent.lease_expires});
+  Cancel(request_id);
+}
+
+void Scheduler::ScheduleRequest(uint64_t request_id, TimePoint now, SchedulerEvents* events) {
+  const Request& request = requests_.at(request_id);
+  auto free_it = free_agents_.find(request.spec.key);
+  if (free_it == free_agents_.end()) return;
+  for (const auto& [order, agent_id] : free_it->second) {
+    Agent& agent = agents_.at(agent_id);
+    if (TagsMatch(request.spec.tags, agent.info.tags)) {
+      GrantLease(agent, request_id, now, events);
+      return;
+    }
+  }
+}
+
+void Scheduler::ScheduleAgent(Agent& agent, TimePoint now, SchedulerEvents* events) {
+  auto queue_it = queues_.find(agent.info.key);
+  if (queue_it == queues_.end()) return;
+  for (const auto& [priority, request_id] : queue_it->second) {
+    if (TagsMatch(requests_.at(request_id).spec.tags, agent.info.tags)) {
+      GrantLease(agent, request_id, now, events);
+      return;
+    }
+  }
+}
+
 void Scheduler::Schedule(const std::string& key, TimePoint now, SchedulerEvents* events) {
   auto queue_it = queues_.find(key);
-  auto free_it = free_agents_.find(key);
-  if (queue_it == queues_.end() || free_it == free_agents_.end()) return;
-  KeyQueue& queue = queue_it->second;
-  auto& free = free_it->second;
-  for (auto q = queue.begin(); q != queue.end() && !free.empty();) {
-    Request& request = requests_.at(q->second);
-    auto chosen = free.end();
-    for (auto f = free.begin(); f != free.end(); ++f) {
-      if (TagsMatch(request.spec.tags, agents_.at(f->second).info.tags)) {
-        chosen = f;
-        break;
-      }
-    }
-    if (chosen == free.end()) {
-      ++q;
-      continue;
-    }
-    Agent& agent = agents_.at(chosen->second);
-    free.erase(chosen);
-    agent.lease_id = next_lease_id_++;
-    agent.client_id = request.spec.client_id;
-    agent.lease_expires = now + options_.lease_duration;
-    agent.lease_granted = now;
-    agent.lease_seen = false;
-    agent.since = now;
-    lease_agent_[agent.lease_id] = agent.info.agent_id;
-    events->grants.push_back(
-        Grant{request.request_id, agent.lease_id, request.spec.client_id, agent.info,
-              agent.lease_expires});
-    requests_.erase(q->second);
-    q = queue.erase(q);
+  if (queue_it == queues_.end()) return;
+  std::vector<uint64_t> in_order;
+  for (const auto& [priority, request_id] : queue_it->second) in_order.push_back(request_id);
+  for (uint64_t request_id : in_order) {
+    if (free_agents_.count(key) == 0) return;
+    ScheduleRequest(request_id, now, events);
   }
-  if (queue.empty()) queues_.erase(queue_it);
-  if (free.empty()) free_agents_.erase(free_it);
 }
 
 SchedulerEvents Scheduler::Tick(TimePoint now) {

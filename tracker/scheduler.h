@@ -158,8 +158,15 @@ class Scheduler {
 
   void EndLease(Agent& agent, TimePoint now);
   void DropAgent(const std::string& agent_id, TimePoint now, SchedulerEvents* events);
-  // Grants queued requests of `key` to free agents of `key`.
+  // Scheduling keeps one invariant after every public call: no queued request matches a
+  // free agent. So a new request is checked against the free agents of its key only, and a
+  // newly free agent against the queue of its key only; Schedule(key) rechecks everything
+  // when several agents free at once (Tick, ReleaseClient).
   void Schedule(const std::string& key, TimePoint now, SchedulerEvents* events);
+  void ScheduleRequest(uint64_t request_id, TimePoint now, SchedulerEvents* events);
+  void ScheduleAgent(Agent& agent, TimePoint now, SchedulerEvents* events);
+  // Leases `agent` (free) to queued request `request_id` and removes the request.
+  void GrantLease(Agent& agent, uint64_t request_id, TimePoint now, SchedulerEvents* events);
   static bool TagsMatch(const Tags& wanted, const Tags& offered);
 
   SchedulerOptions options_;
