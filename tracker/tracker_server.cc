@@ -67,7 +67,8 @@ StatusOr<std::unique_ptr<TrackerServer>> TrackerServer::Create(TrackerConfig con
   try {
     server->socket_.set(zmq::sockopt::linger, 0);
     server->socket_.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);
-    server->socket_.set(zmq::sockopt::router_mandatory, 0);
+    // Sending to a client that is gone fails instead of vanishing, so its grant is undone.
+    server->socket_.set(zmq::sockopt::router_mandatory, 1);
     server->socket_.set(zmq::sockopt::sndhwm, 100000);
     server->socket_.set(zmq::sockopt::rcvhwm, 100000);
     server->socket_.bind(server->config_.listen);
@@ -112,7 +113,7 @@ Status TrackerServer::Serve(const std::atomic<bool>& stop) {
   return Status::Ok();
 }
 
-void TrackerServer::Send(const std::string& identity, rpc::Frames frames) {
+bool TrackerServer::Send(const std::string& identity, rpc::Frames frames) {
   try {
     zmq::message_t id(identity.data(), identity.size());
     socket_.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
@@ -121,8 +122,9 @@ void TrackerServer::Send(const std::string& identity, rpc::Frames frames) {
                                                      : zmq::send_flags::none) |
                                   zmq::send_flags::dontwait);
     }
+    return true;
   } catch (const zmq::error_t&) {
-    // The peer is gone or its queue is full: it will time out on its side.
+    return false;  // EHOSTUNREACH: the peer is gone
   }
 }
 
@@ -295,8 +297,16 @@ void TrackerServer::Deliver(const SchedulerEvents& events) {
       w.packer().pack(grant.lease_id);
       w.packer().pack(grant.agent.agent_id);
     }
-    Send(it->second.identity, std::move(w).Finish());
+    const std::string identity = it->second.identity;
     pending_.erase(it);
+    if (!Send(identity, std::move(w).Finish())) {
+      // The client left while it waited: free the agent (and drop the client's other
+      // requests) at once rather than after the connect grace period.
+      SchedulerEvents freed;
+      scheduler_.ReleaseClient(ClientIdOf(identity), Clock::now(), &freed);
+      std::erase_if(pending_, [&](const auto& entry) { return entry.second.identity == identity; });
+      Deliver(freed);
+    }
   }
   for (uint64_t id : events.expired_requests) {
     auto it = pending_.find(id);

@@ -51,8 +51,10 @@ class TrackerServer {
   Status RequestDevice(const std::string& identity, const rpc::ParsedMessage& m, TimePoint now);
   StatusOr<rpc::Frames> CancelRequest(const std::string& identity, const rpc::ParsedMessage& m);
   StatusOr<rpc::Frames> StatusReport(const rpc::ParsedMessage& m, TimePoint now);
+  // Sends grants and expiries. A grant whose client is gone is undone at once.
   void Deliver(const SchedulerEvents& events);
-  void Send(const std::string& identity, rpc::Frames frames);
+  // Returns false when the peer is no longer connected.
+  bool Send(const std::string& identity, rpc::Frames frames);
 
   TrackerConfig config_;
   Scheduler scheduler_;

@@ -1,0 +1,19 @@
+# The tracker's scheduler, driven directly with a fake clock.
+ferry_add_test(scheduler_test SOURCES scheduler_test.cc LIBS ferry_tracker_core)
+# A real ferry-tracker and ferry-agents on ephemeral loopback ports, and the ferry CLI against
+# them.
+ferry_add_test(tracker_integration_test SOURCES tracker_integration_test.cc
+               LIBS ferry_rpc ferry_compiler)
+target_compile_definitions(tracker_integration_test PRIVATE
+  FERRY_TRACKER_PATH="$<TARGET_FILE:ferry-tracker>"
+  FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>"
+  FERRY_CLI_PATH="$<TARGET_FILE:ferry>")
+add_dependencies(tracker_integration_test ferry-tracker ferry-agent ferry)
+# Tracker, agents and client in separate network namespaces joined by veth pairs (iproute2;
+# skipped with the reason without root / CAP_NET_ADMIN).
+ferry_add_test(multihost_test SOURCES multihost_test.cc LIBS ferry_compiler)
+target_compile_definitions(multihost_test PRIVATE
+  FERRY_TRACKER_PATH="$<TARGET_FILE:ferry-tracker>"
+  FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>"
+  FERRY_CLI_PATH="$<TARGET_FILE:ferry>")
+add_dependencies(multihost_test ferry-tracker ferry-agent ferry)

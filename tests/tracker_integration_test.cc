@@ -1,0 +1,634 @@
+// A real ferry-tracker (FERRY_TRACKER_PATH) and real ferry-agents (FERRY_AGENT_PATH) on
+// ephemeral loopback ports, heartbeating every 200 ms: a model runs through the tracker and
+// equals a local run; a killed agent leaves the summary within three heartbeats; a restarted
+// tracker learns its agents again; forged, missing, expired and replayed tickets are refused;
+// 50 queued requests over 3 agents are all served; priorities order the queue; a request for
+// a key without agents expires; `ferry status` (FERRY_CLI_PATH) shows the agents.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "rpc/client_session.h"
+#include "rpc/ticket.h"
+#include "rpc/tracker_client.h"
+#include "runtime/file_util.h"
+#include "runtime/npy.h"
+#include "tests/model_test_util.h"
+
+#if !defined(FERRY_TRACKER_PATH) || !defined(FERRY_AGENT_PATH) || !defined(FERRY_CLI_PATH)
+#error "FERRY_TRACKER_PATH, FERRY_AGENT_PATH and FERRY_CLI_PATH must name the binaries"
+#endif
+
+extern char** environ;
+
+#ifndef EXPECT_OK
+#define EXPECT_OK(expr)                                                            \
+  do {                                                                             \
+    const ::ferry::Status ferry_test_status_ = ::ferry::testing::StatusOf((expr)); \
+    EXPECT_TRUE(ferry_test_status_.ok()) << ferry_test_status_.ToString();         \
+  } while (0)
+#endif
+
+namespace ferry {
+namespace {
+
+using namespace std::chrono_literals;
+using rpc::Clock;
+using testing::TestLibraries;
+
+constexpr auto kHeartbeat = 200ms;
+constexpr const char* kSecret = "tracker-integration-test-secret-0123456789";
+
+// Polls `done` every 10 ms until it holds or `timeout` passes; returns whether it held.
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!done()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// A device request with `timeout` and `priority`.
+rpc::DeviceRequest Within(std::chrono::milliseconds timeout, int priority = 0) {
+  rpc::DeviceRequest request;
+  request.timeout = timeout;
+  request.priority = priority;
+  return request;
+}
+
+int64_t MsSince(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+// A started agent: its process, its bound endpoint (also its advertised address) and its log.
+struct AgentProcess {
+  pid_t pid = -1;
+  std::string endpoint;
+  std::string log;
+};
+
+class TrackerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const rlimit no_core{0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    ASSERT_OK_AND_ASSIGN(compiler::TempDir dir, compiler::TempDir::Create("ferry-tracker-test-"));
+    dir_ = std::make_unique<compiler::TempDir>(std::move(dir));
+    secret_file_ = Path("secret");
+    ASSERT_OK(WriteFileAtomically(secret_file_, std::string(kSecret) + "\n"));
+  }
+
+  void TearDown() override {
+    // Agents first (they end their sessions and say goodbye), then the tracker.
+    for (auto it = children_.rbegin(); it != children_.rend(); ++it) Stop(*it);
+    children_.clear();
+  }
+
+  std::string Path(const std::string& name) const { return dir_->path() + "/" + name; }
+
+  // Starts `args` with stdout and stderr appended to `log`. Returns the pid.
+  StatusOr<pid_t> Spawn(std::vector<std::string> args, const std::string& log) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    pid_t pid = -1;
+    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) return InternalError(std::string("posix_spawn: ") + std::strerror(rc));
+    children_.push_back(pid);
+    return pid;
+  }
+
+  // Waits for `pid` to write `endpoint_file`; fails when it exits first or after 10 s.
+  StatusOr<std::string> AwaitEndpoint(pid_t pid, const std::string& endpoint_file,
+                                      const std::string& log) {
+    bool exited = false;
+    const bool written = WaitFor(
+        [&] {
+          if (std::filesystem::exists(endpoint_file)) return true;
+          int status = 0;
+          exited = waitpid(pid, &status, WNOHANG) == pid;
+          return exited;
+        },
+        10s);
+    if (exited) {
+      Forget(pid);
+      return UnavailableError("the process exited before listening:\n" +
+                              ReadFile(log).value_or(""));
+    }
+    if (!written)
+      return DeadlineExceededError("no endpoint after 10 s:\n" + ReadFile(log).value_or(""));
+    ASSIGN_OR_RETURN(std::string endpoint, ReadFile(endpoint_file));
+    while (!endpoint.empty() && endpoint.back() == '\n') endpoint.pop_back();
+    return endpoint;
+  }
+
+  // Starts a tracker listening on `listen`; returns its endpoint and sets tracker_pid_.
+  StatusOr<std::string> StartTracker(const std::string& listen = "tcp://127.0.0.1:*") {
+    const std::string name = "tracker" + std::to_string(started_++);
+    const std::string endpoint_file = Path(name + ".endpoint");
+    const std::string log = Path(name + ".log");
+    ASSIGN_OR_RETURN(tracker_pid_, Spawn({FERRY_TRACKER_PATH, "--listen", listen, "--secret-file",
+                                          secret_file_, "--endpoint-file", endpoint_file,
+                                          "--heartbeat-ms", std::to_string(kHeartbeat.count())},
+                                         log));
+    ASSIGN_OR_RETURN(tracker_, AwaitEndpoint(tracker_pid_, endpoint_file, log));
+    return tracker_;
+  }
+
+  // Starts an agent of `key` under the tracker at tracker_.
+  StatusOr<AgentProcess> StartAgent(const std::string& key,
+                                    const std::vector<std::string>& extra = {}) {
+    const std::string name = "agent" + std::to_string(started_++);
+    const std::string endpoint_file = Path(name + ".endpoint");
+    AgentProcess agent;
+    agent.log = Path(name + ".log");
+    std::vector<std::string> args = {FERRY_AGENT_PATH,
+                                     "--listen",
+                                     "tcp://127.0.0.1:*",
+                                     "--endpoint-file",
+                                     endpoint_file,
+                                     "--work-dir",
+                                     Path(name),
+                                     "--session-timeout",
+                                     "20",
+                                     "--tracker",
+                                     tracker_,
+                                     "--key",
+                                     key,
+                                     "--secret-file",
+                                     secret_file_,
+                                     "--heartbeat-ms",
+                                     std::to_string(kHeartbeat.count())};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ASSIGN_OR_RETURN(agent.pid, Spawn(args, agent.log));
+    ASSIGN_OR_RETURN(agent.endpoint, AwaitEndpoint(agent.pid, endpoint_file, agent.log));
+    return agent;
+  }
+
+  // SIGTERM, then SIGKILL after 5 s; reaps it.
+  void Stop(pid_t pid) {
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    int status = 0;
+    if (!WaitFor([&] { return waitpid(pid, &status, WNOHANG) != 0; }, 5s)) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+    }
+  }
+
+  void Kill(pid_t pid) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    Forget(pid);
+  }
+
+  void Forget(pid_t pid) { std::erase(children_, pid); }
+
+  StatusOr<rpc::TrackerClient> Tracker(std::chrono::milliseconds timeout = 2s) {
+    rpc::ConnectOptions options;
+    options.timeout = timeout;
+    return rpc::ConnectTracker(tracker_, options);
+  }
+
+  // The tracker's summary, or an error (not reachable yet, restarting).
+  StatusOr<rpc::TrackerStatus> GetStatus() {
+    ASSIGN_OR_RETURN(rpc::TrackerClient client, Tracker(1s));
+    return client.GetStatus();
+  }
+
+  // The registered agents' addresses, or an empty map when the tracker does not answer.
+  std::map<std::string, rpc::TrackerAgentStatus> Agents() {
+    std::map<std::string, rpc::TrackerAgentStatus> out;
+    StatusOr<rpc::TrackerStatus> status = GetStatus();
+    if (!status.ok()) return out;
+    for (auto& a : status->agents) out[a.address] = a;
+    return out;
+  }
+
+  // Waits until exactly the agents of `endpoints` are registered.
+  bool WaitForAgents(const std::vector<std::string>& endpoints, std::chrono::milliseconds timeout) {
+    return WaitFor(
+        [&] {
+          const auto agents = Agents();
+          if (agents.size() != endpoints.size()) return false;
+          for (const auto& e : endpoints) {
+            if (agents.count(e) == 0) return false;
+          }
+          return true;
+        },
+        timeout);
+  }
+
+  // Starts a tracker and `n` agents of `key`, and waits until all are registered.
+  void StartCluster(int n, const std::string& key = "cpu") {
+    ASSERT_OK(StartTracker());
+    std::vector<std::string> endpoints;
+    for (int i = 0; i < n; ++i) {
+      ASSERT_OK_AND_ASSIGN(AgentProcess agent, StartAgent(key));
+      agents_.push_back(agent);
+      endpoints.push_back(agent.endpoint);
+    }
+    ASSERT_TRUE(WaitForAgents(endpoints, 10s)) << "the agents did not register";
+  }
+
+  // Checks a granted session works: a call through ferry.echo.
+  static Status Echo(rpc::RemoteSession& remote) {
+    ASSIGN_OR_RETURN(PackedFunc echo, remote.GetFunction("ferry.echo"));
+    ASSIGN_OR_RETURN(Value back, echo.Call(std::string("ping")));
+    ASSIGN_OR_RETURN(std::string text, back.As<std::string>());
+    if (text != "ping") return InternalError("echo returned '" + text + "'");
+    return Status::Ok();
+  }
+
+  // Runs `ferry args...`; returns the exit code and fills `out` with stdout (+ stderr).
+  int Ferry(const std::vector<std::string>& args, std::string* out) {
+    const std::string out_path = Path("ferry_" + std::to_string(started_++) + ".out");
+    std::string command = ShellQuote(FERRY_CLI_PATH);
+    for (const std::string& arg : args) {
+      command += ' ';
+      command += ShellQuote(arg);
+    }
+    command += " </dev/null >" + ShellQuote(out_path) + " 2>&1";
+    const int status = std::system(command.c_str());
+    *out = ReadFile(out_path).value_or("");
+    return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  std::unique_ptr<compiler::TempDir> dir_;
+  std::string secret_file_;
+  std::vector<pid_t> children_;
+  int started_ = 0;
+  pid_t tracker_pid_ = -1;
+  std::string tracker_;
+  std::vector<AgentProcess> agents_;
+};
+
+TEST_F(TrackerTest, ModelRunsThroughTheTrackerBitForBit) {
+  ASSERT_OK_AND_ASSIGN(std::string path, TestLibraries::Get().Library("mlp_graph"));
+  StartCluster(2);
+  if (HasFatalFailure()) return;
+  const NDArray input = testing::RandomArray({1, 784}, 7);
+  ASSERT_OK_AND_ASSIGN(NDArray expected, testing::RunLibraryModel(path, "mlp", input));
+
+  ASSERT_OK_AND_ASSIGN(rpc::TrackerClient tracker, Tracker(10s));
+  ASSERT_OK_AND_ASSIGN(rpc::RemoteSession remote, tracker.Request("cpu", Within(10s)));
+  ASSERT_OK(remote.Upload(path, "mlp.so"));
+  ASSERT_OK_AND_ASSIGN(Module lib, remote.LoadModule("mlp.so"));
+  ASSERT_OK_AND_ASSIGN(ExecutorModule gmod, ExecutorModule::Create(lib, "mlp", remote.Cpu(0)));
+  ASSERT_OK(gmod.SetInput("data", input));
+  ASSERT_OK(gmod.Run());
+  ASSERT_OK_AND_ASSIGN(NDArray output, gmod.GetOutput(0));
+  ASSERT_OK_AND_ASSIGN(NDArray host, output.CopyTo(Device::Cpu()));
+  ASSERT_EQ(host.shape(), expected.shape());
+  EXPECT_EQ(std::memcmp(host.data(), expected.data(), host.NumBytes()), 0)
+      << "max difference " << testing::MaxAbsDiff(host, expected);
+
+  // The summary shows the lease: exactly one agent busy.
+  ASSERT_OK_AND_ASSIGN(rpc::TrackerStatus status, tracker.GetStatus());
+  int busy = 0;
+  for (const auto& a : status.agents) busy += a.busy;
+  EXPECT_EQ(busy, 1);
+}
+
+TEST_F(TrackerTest, KilledAgentIsGoneWithinThreeHeartbeats) {
+  StartCluster(2);
+  if (HasFatalFailure()) return;
+  Kill(agents_[0].pid);
+  const auto killed = Clock::now();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const auto agents = Agents();
+        return agents.size() == 1 && agents.count(agents_[1].endpoint) == 1;
+      },
+      5s))
+      << "the killed agent was not dropped";
+  const int64_t elapsed = MsSince(killed);
+  // Three missed beats (600 ms) after the last beat, plus the tracker's tick and slack.
+  EXPECT_LT(elapsed, 1500) << "noticed after " << elapsed << " ms";
+  std::cout << "[          ] the killed agent was dropped after " << elapsed << " ms\n";
+
+  // The survivor still serves.
+  ASSERT_OK_AND_ASSIGN(rpc::TrackerClient tracker, Tracker(10s));
+  ASSERT_OK_AND_ASSIGN(rpc::RemoteSession remote, tracker.Request("cpu", Within(5s)));
+  EXPECT_OK(Echo(remote));
+}
+
+TEST_F(TrackerTest, RestartedTrackerLearnsItsAgentsAgain) {
+  StartCluster(2);
+  if (HasFatalFailure()) return;
+  std::map<std::string, std::string> ids;  // address -> agent id
+  for (const auto& [address, a] : Agents()) ids[address] = a.agent_id;
+  ASSERT_EQ(ids.size(), 2u);
+
+  const std::string endpoint = tracker_;
+  Kill(tracker_pid_);
+  // The same endpoint again; the port may take a moment to be free.
+  Status started = UnavailableError("not started");
+  const auto deadline = Clock::now() + 5s;
+  while (Clock::now() < deadline) {
+    started = StartTracker(endpoint).status();
+    if (started.ok()) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_OK(started);
+  ASSERT_EQ(tracker_, endpoint);
+  const auto restarted = Clock::now();
+  ASSERT_TRUE(WaitForAgents({agents_[0].endpoint, agents_[1].endpoint}, 5s))
+      << "the agents did not re-register within 5 s";
+  const int64_t back = MsSince(restarted);
+  EXPECT_LT(back, 5000);
+  std::cout << "[          ] both agents back " << back << " ms after the restart\n";
+  // The same agent processes, not restarted ones.
+  for (const auto& [address, a] : Agents()) EXPECT_EQ(a.agent_id, ids[address]) << address;
+  for (const AgentProcess& agent : agents_) EXPECT_EQ(waitpid(agent.pid, nullptr, WNOHANG), 0);
+
+  ASSERT_OK_AND_ASSIGN(rpc::TrackerClient tracker, Tracker(10s));
+  ASSERT_OK_AND_ASSIGN(rpc::RemoteSession remote, tracker.Request("cpu", Within(5s)));
+  EXPECT_OK(Echo(remote));
+}
+
+TEST_F(TrackerTest, ForgedMissingAndExpiredTicketsAreRefused) {
+  StartCluster(2);
+  if (HasFatalFailure()) return;
+  const auto agents = Agents();
+  const std::string target = agents_[0].endpoint;
+  const std::string target_id = agents.at(target).agent_id;
+  const std::string other_id = agents.at(agents_[1].endpoint).agent_id;
+  const int64_t now = rpc::WallClockMs();
+
+  auto connect = [&](const std::string& ticket) {
+    rpc::ConnectOptions options;
+    options.timeout = 5s;
+    options.ticket = ticket;
+    return rpc::Connect(target, options).status();
+  };
+  struct Case {
+    const char* what;
+    std::string ticket;
+  };
+  const std::vector<Case> cases = {
+      {"no ticket", ""},
+      {"wrong secret",
+       rpc::SignTicket({target_id, "client", 424242, now + 60000}, "not-the-shared-secret-at-all")
+           .value()},
+      {"expired", rpc::SignTicket({target_id, "client", 424243, now - 1000}, kSecret).value()},
+      {"another agent's",
+       rpc::SignTicket({other_id, "client", 424244, now + 60000}, kSecret).value()},
+      {"garbage", "not|a|ticket"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const Status status = connect(c.ticket);
+    EXPECT_EQ(status.code(), StatusCode::kPermissionDenied) << status.ToString();
+  }
+  // A well-signed, fresh ticket for this agent is accepted (the refusals were the ticket's).
+  rpc::ConnectOptions options;
+  options.timeout = 5s;
+  options.ticket = rpc::SignTicket({target_id, "client", 424245, now + 60000}, kSecret).value();
+  StatusOr<rpc::RemoteSession> ok = rpc::Connect(target, options);
+  ASSERT_OK(ok);
+  EXPECT_OK(Echo(*ok));
+}
+
+// Sends a kRequestDevice over a raw channel and returns the grant's
+// [address, ticket, lease, agent_id].
+struct RawGrant {
+  std::string address, ticket, agent_id;
+  uint64_t lease = 0;
+};
+StatusOr<RawGrant> RequestRaw(const std::string& tracker, const std::string& key) {
+  auto context = std::make_shared<zmq::context_t>(1);
+  ASSIGN_OR_RETURN(std::unique_ptr<rpc::ZmqChannel> channel,
+                   rpc::ZmqChannel::Connect(context, tracker));
+  const rpc::Deadline deadline = Clock::now() + 10s;
+  rpc::MessageWriter w =
+      rpc::MessageWriter::Request(rpc::MessageType::kRequestDevice, 77, 10000, 4);
+  w.packer().pack(key);
+  w.packer().pack_array(0);
+  w.packer().pack(0);
+  w.packer().pack(uint64_t{5000});
+  RETURN_IF_ERROR(channel->Send(std::move(w).Finish(), deadline));
+  ASSIGN_OR_RETURN(std::optional<rpc::Frames> frames, channel->Receive(deadline));
+  if (!frames) return DeadlineExceededError("no grant");
+  ASSIGN_OR_RETURN(rpc::ParsedMessage reply,
+                   rpc::ParseMessage(std::move(*frames), rpc::ProtocolLimits{}));
+  RETURN_IF_ERROR(reply.status);
+  if (reply.request_id != 77) return InternalError("a reply to another request");
+  RETURN_IF_ERROR(rpc::CheckBodySize(reply, 4));
+  RawGrant grant;
+  ASSIGN_OR_RETURN(grant.address, rpc::ReadString(reply.item(0), "address"));
+  ASSIGN_OR_RETURN(grant.ticket, rpc::ReadString(reply.item(1), "ticket"));
+  ASSIGN_OR_RETURN(grant.lease, rpc::ReadUint(reply.item(2), "lease"));
+  ASSIGN_OR_RETURN(grant.agent_id, rpc::ReadString(reply.item(3), "agent id"));
+  return grant;
+}
+
+TEST_F(TrackerTest, ReplayedTicketIsRefused) {
+  StartCluster(1);
+  if (HasFatalFailure()) return;
+  ASSERT_OK_AND_ASSIGN(RawGrant grant, RequestRaw(tracker_, "cpu"));
+  EXPECT_EQ(grant.address, agents_[0].endpoint);
+  ASSERT_OK_AND_ASSIGN(rpc::Ticket ticket,
+                       rpc::VerifyTicket(grant.ticket, kSecret, rpc::WallClockMs()));
+  EXPECT_EQ(ticket.agent_id, grant.agent_id);
+  EXPECT_EQ(ticket.lease_id, grant.lease);
+
+  rpc::ConnectOptions options;
+  options.timeout = 5s;
+  options.ticket = grant.ticket;
+  {
+    ASSERT_OK_AND_ASSIGN(rpc::RemoteSession first, rpc::Connect(grant.address, options));
+    EXPECT_OK(Echo(first));
+    // Replayed while the first session is open.
+    const Status replay = rpc::Connect(grant.address, options).status();
+    EXPECT_EQ(replay.code(), StatusCode::kPermissionDenied) << replay.ToString();
+    EXPECT_NE(replay.message().find("already used"), std::string::npos) << replay.ToString();
+    ASSERT_OK(first.Close());
+  }
+  // And after it ended.
+  const Status replay = rpc::Connect(grant.address, options).status();
+  EXPECT_EQ(replay.code(), StatusCode::kPermissionDenied) << replay.ToString();
+  EXPECT_NE(replay.message().find("already used"), std::string::npos) << replay.ToString();
+}
+
+TEST_F(TrackerTest, FiftyQueuedRequestsOverThreeAgentsAreAllServed) {
+  StartCluster(3);
+  if (HasFatalFailure()) return;
+  constexpr int kRequests = 50;
+  std::vector<Status> results(kRequests, UnavailableError("not run"));
+  const auto start = Clock::now();
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kRequests; ++i) {
+    clients.emplace_back([&, i] {
+      results[i] = [&]() -> Status {
+        ASSIGN_OR_RETURN(rpc::TrackerClient tracker, Tracker(10s));
+        ASSIGN_OR_RETURN(rpc::RemoteSession remote, tracker.Request("cpu", Within(40s)));
+        RETURN_IF_ERROR(Echo(remote).WithContext("echo"));
+        return remote.Close().WithContext("close");
+      }();
+    });
+  }
+  for (auto& c : clients) c.join();
+  const int64_t elapsed = MsSince(start);
+  int ok = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    EXPECT_TRUE(results[i].ok()) << "request " << i << ": " << results[i].ToString();
+    ok += results[i].ok();
+  }
+  EXPECT_EQ(ok, kRequests);
+  EXPECT_LT(elapsed, 30000);
+  // Every agent served some; together exactly one session per request.
+  int sessions = 0;
+  for (const AgentProcess& agent : agents_) {
+    const std::string log = ReadFile(agent.log).value_or("");
+    int opened = 0;
+    for (size_t at = 0; (at = log.find("event=session_open ", at)) != std::string::npos; ++at)
+      ++opened;
+    EXPECT_GT(opened, 0) << agent.endpoint;
+    sessions += opened;
+  }
+  EXPECT_EQ(sessions, kRequests);
+  // Every lease was released: all agents free, nothing queued.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        StatusOr<rpc::TrackerStatus> status = GetStatus();
+        if (!status.ok() || status->agents.size() != 3 || !status->queue.empty()) return false;
+        for (const auto& a : status->agents) {
+          if (a.busy) return false;
+        }
+        return true;
+      },
+      3s));
+  std::cout << "[          ] 50 requests over 3 agents served in " << elapsed << " ms\n";
+}
+
+TEST_F(TrackerTest, HigherPriorityIsGrantedFirst) {
+  StartCluster(1);
+  if (HasFatalFailure()) return;
+  ASSERT_OK_AND_ASSIGN(rpc::TrackerClient holder, Tracker(10s));
+  ASSERT_OK_AND_ASSIGN(rpc::RemoteSession held, holder.Request("cpu", Within(5s)));
+
+  std::atomic<int> grants{0};
+  int low_order = 0, high_order = 0;
+  Status low_status, high_status;
+  auto request = [&](int priority, int* order, Status* result) {
+    *result = [&]() -> Status {
+      ASSIGN_OR_RETURN(rpc::TrackerClient tracker, Tracker(10s));
+      ASSIGN_OR_RETURN(rpc::RemoteSession remote, tracker.Request("cpu", Within(20s, priority)));
+      *order = ++grants;
+      RETURN_IF_ERROR(Echo(remote));
+      std::this_thread::sleep_for(300ms);  // holds the agent a while
+      return remote.Close();
+    }();
+  };
+  auto queued = [&](size_t n) {
+    return WaitFor(
+        [&] {
+          StatusOr<rpc::TrackerStatus> status = GetStatus();
+          return status.ok() && status->queue.size() == n;
+        },
+        5s);
+  };
+  std::thread low(request, 0, &low_order, &low_status);
+  const bool low_queued = queued(1);
+  std::thread high(request, 5, &high_order, &high_status);
+  const bool high_queued = queued(2);
+  StatusOr<rpc::TrackerStatus> status = GetStatus();
+  EXPECT_OK(held.Close());
+  low.join();
+  high.join();
+  ASSERT_TRUE(low_queued && high_queued);
+  ASSERT_OK(status);
+  ASSERT_EQ(status->queue.size(), 2u);
+  EXPECT_EQ(status->queue[0].priority, 5);  // serving order
+  EXPECT_EQ(status->queue[1].priority, 0);
+  EXPECT_OK(low_status);
+  EXPECT_OK(high_status);
+  EXPECT_EQ(high_order, 1);
+  EXPECT_EQ(low_order, 2);
+}
+
+TEST_F(TrackerTest, RequestForKeyWithoutAgentsTimesOut) {
+  StartCluster(1);
+  if (HasFatalFailure()) return;
+  ASSERT_OK_AND_ASSIGN(rpc::TrackerClient tracker, Tracker(10s));
+  const auto start = Clock::now();
+  StatusOr<rpc::RemoteSession> remote = tracker.Request("no-such-key", Within(500ms));
+  const int64_t elapsed = MsSince(start);
+  ASSERT_FALSE(remote.ok());
+  EXPECT_EQ(remote.status().code(), StatusCode::kDeadlineExceeded) << remote.status().ToString();
+  EXPECT_NE(remote.status().message().find("no-such-key"), std::string::npos)
+      << remote.status().ToString();
+  EXPECT_GE(elapsed, 450);
+  EXPECT_LT(elapsed, 1500);
+  // Nothing stays queued, and the client still works.
+  ASSERT_OK_AND_ASSIGN(rpc::TrackerStatus status, tracker.GetStatus());
+  EXPECT_TRUE(status.queue.empty());
+  ASSERT_OK_AND_ASSIGN(rpc::RemoteSession ok, tracker.Request("cpu", Within(5s)));
+  EXPECT_OK(Echo(ok));
+}
+
+TEST_F(TrackerTest, FerryStatusShowsTheAgents) {
+  StartCluster(2);
+  if (HasFatalFailure()) return;
+  std::string out;
+  ASSERT_EQ(Ferry({"status", "--tracker", tracker_}, &out), 0) << out;
+  EXPECT_NE(out.find("key cpu: 2 agent(s)"), std::string::npos) << out;
+  for (const AgentProcess& agent : agents_)
+    EXPECT_NE(out.find(agent.endpoint), std::string::npos) << out;
+
+  ASSERT_EQ(Ferry({"status", "--tracker", tracker_, "--json"}, &out), 0) << out;
+  EXPECT_NE(out.find("\"agents\""), std::string::npos) << out;
+  for (const AgentProcess& agent : agents_) {
+    EXPECT_NE(out.find("\"" + agent.endpoint + "\""), std::string::npos) << out;
+  }
+}
+
+TEST_F(TrackerTest, FerryRunThroughTheTracker) {
+  ASSERT_OK_AND_ASSIGN(std::string path, TestLibraries::Get().Library("mlp_graph"));
+  StartCluster(1);
+  if (HasFatalFailure()) return;
+  const NDArray input = testing::RandomArray({1, 784}, 9);
+  ASSERT_OK(SaveNpy(Path("in.npy"), input));
+  ASSERT_OK_AND_ASSIGN(NDArray expected, testing::RunLibraryModel(path, "mlp", input));
+  std::string out;
+  ASSERT_EQ(Ferry({"run", path, "--tracker", tracker_, "--key", "cpu", "--input",
+                   "data=" + Path("in.npy"), "--output-dir", Path("out"), "--repeat", "1",
+                   "--timeout", "10"},
+                  &out),
+            0)
+      << out;
+  ASSERT_OK_AND_ASSIGN(NDArray output, LoadNpy(Path("out/output_0.npy")));
+  ASSERT_EQ(output.shape(), expected.shape());
+  EXPECT_EQ(std::memcmp(output.data(), expected.data(), output.NumBytes()), 0)
+      << "max difference " << testing::MaxAbsDiff(output, expected);
+}
+
+}  // namespace
+}  // namespace ferry
