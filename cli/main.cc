@@ -1,4 +1,6 @@
 // ferry: build, run and inspect model libraries.
+#include <malloc.h>
+
 #include <iostream>
 #include <string>
 #include <vector>
@@ -45,6 +47,9 @@ std::string OneLine(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As in the session worker: keep chunk buffers of remote copies in the heap.
+  mallopt(M_MMAP_THRESHOLD, 8 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     PrintUsage(std::cout);

@@ -1,5 +1,7 @@
 #include "rpc/client_session.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -76,21 +78,48 @@ StatusOr<RemoteSession> Connect(const std::string& agent_endpoint, const Connect
 }
 
 Status RemoteSession::Upload(const std::string& local_path, const std::string& label) {
-  ASSIGN_OR_RETURN(std::string data, ReadFile(local_path));
-  return UploadBytes(data, label.empty() ? std::filesystem::path(local_path).filename().string()
-                                         : label);
+  const std::string name =
+      label.empty() ? std::filesystem::path(local_path).filename().string() : label;
+  struct stat info;
+  if (::stat(local_path.c_str(), &info) != 0) return NotFoundError("no such file: " + local_path);
+  const FileStamp stamp{static_cast<uint64_t>(info.st_dev), static_cast<uint64_t>(info.st_ino),
+                        static_cast<uint64_t>(info.st_size),
+                        info.st_mtim.tv_sec * 1000000000LL + info.st_mtim.tv_nsec};
+  // A file uploaded before and unchanged since is not read or hashed again: when the agent
+  // has its content, the repeat costs one round trip.
+  std::optional<std::string> data;
+  std::optional<std::string> digest = core_->digest_cache().Find(local_path, stamp);
+  if (!digest) {
+    ASSIGN_OR_RETURN(data, ReadFile(local_path));
+    digest = Sha256Hex(*data);
+    core_->digest_cache().Remember(local_path, stamp, *digest);
+  }
+  ASSIGN_OR_RETURN(bool complete, BeginUpload(name, *digest, stamp.size));
+  if (complete) return Status::Ok();
+  if (!data) {
+    ASSIGN_OR_RETURN(data, ReadFile(local_path));
+  }
+  return SendUpload(name, *data);
 }
 
 Status RemoteSession::UploadBytes(std::string_view data, const std::string& label) {
-  const std::string digest = Sha256Hex(data);
+  ASSIGN_OR_RETURN(bool complete, BeginUpload(label, Sha256Hex(data), data.size()));
+  if (complete) return Status::Ok();
+  return SendUpload(label, data);
+}
+
+StatusOr<bool> RemoteSession::BeginUpload(const std::string& label, const std::string& digest,
+                                          uint64_t size) {
   ASSIGN_OR_RETURN(ParsedMessage begun, core_->Call(MessageType::kUploadBegin, 3, [&](MessageWriter& w) {
     w.packer().pack(label);
     w.packer().pack(digest);
-    w.packer().pack(static_cast<uint64_t>(data.size()));
+    w.packer().pack(size);
   }));
   RETURN_IF_ERROR(CheckBodySize(begun, 1));
-  ASSIGN_OR_RETURN(bool complete, ReadBool(begun.item(0), "complete"));
-  if (complete) return Status::Ok();
+  return ReadBool(begun.item(0), "complete");
+}
+
+Status RemoteSession::SendUpload(const std::string& label, std::string_view data) {
   {
     auto lock = core_->Lock();
     std::vector<uint64_t> in_flight;

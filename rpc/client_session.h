@@ -47,7 +47,9 @@ class RemoteSession {
   Device Cuda(int id = 0) const { return Device::Remote(Device::Cuda(id)); }
 
   // Uploads a local file as `label` (default: its file name). The agent keeps content by
-  // SHA-256, so re-uploading a file it has costs one round trip. Errors: kNotFound (local
+  // SHA-256, so re-uploading a file it has costs one round trip; the session remembers the
+  // digests of files it uploaded (by device, inode, size and modification time), so an
+  // unchanged file is not read or hashed again. Errors: kNotFound (local
   // file), the agent's errors (bad label: kInvalidArgument).
   Status Upload(const std::string& local_path, const std::string& label = "");
   // Uploads bytes as `label`.
@@ -79,6 +81,10 @@ class RemoteSession {
 
  private:
   StatusOr<uint64_t> ModuleHandle(const Module& module) const;
+  // UploadBegin: whether the agent already has the content.
+  StatusOr<bool> BeginUpload(const std::string& label, const std::string& digest, uint64_t size);
+  // The chunks (windowed) and UploadEnd.
+  Status SendUpload(const std::string& label, std::string_view data);
   ObjectPtr<SessionCore> core_;
 };
 

@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,6 +25,32 @@
 #include "runtime/value.h"
 
 namespace ferry::rpc {
+
+// When a local file last looked like this, its content had a known digest.
+struct FileStamp {
+  uint64_t device = 0, inode = 0, size = 0;
+  int64_t mtime_ns = 0;
+  friend bool operator==(const FileStamp&, const FileStamp&) = default;
+};
+
+// SHA-256 digests of local files a session uploaded. Thread-safe.
+class FileDigestCache {
+ public:
+  std::optional<std::string> Find(const std::string& path, const FileStamp& stamp) const {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(path);
+    if (it == entries_.end() || !(it->second.first == stamp)) return std::nullopt;
+    return it->second.second;
+  }
+  void Remember(const std::string& path, const FileStamp& stamp, std::string digest) {
+    std::lock_guard lock(mutex_);
+    entries_[path] = {stamp, std::move(digest)};
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::pair<FileStamp, std::string>> entries_;
+};
 
 class SessionCore : public Object {
  public:
@@ -67,6 +95,7 @@ class SessionCore : public Object {
   std::chrono::milliseconds timeout() const { return timeout_; }
   void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
   const std::string& session_id() const { return session_id_; }
+  FileDigestCache& digest_cache() { return digest_cache_; }
 
  private:
   Status FlushReleases(Deadline deadline);
@@ -86,6 +115,8 @@ class SessionCore : public Object {
 
   std::mutex release_mutex_;
   std::vector<uint64_t> pending_releases_;
+
+  FileDigestCache digest_cache_;
 };
 
 }  // namespace ferry::rpc
