@@ -11,6 +11,7 @@
 #include "device_agent/worker_process.h"
 #include "rpc/ticket.h"
 #include "runtime/device_api.h"
+#include "util/hex.h"
 
 namespace ferry::agent {
 namespace {
@@ -23,13 +24,7 @@ StatusOr<std::string> RandomHex(size_t bytes) {
   if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
     return InternalError("the system random generator failed");
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
+  return util::HexEncode(raw);
 }
 
 // "tcp://HOST:PORT" -> HOST.

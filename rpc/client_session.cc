@@ -7,6 +7,7 @@
 
 #include "rpc/remote_objects.h"
 #include "runtime/file_util.h"
+#include "util/hex.h"
 
 #include <openssl/evp.h>
 
@@ -17,13 +18,7 @@ std::string Sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return util::HexEncode(std::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
 // Sends one request over `channel` and waits for its reply (used before a session exists).

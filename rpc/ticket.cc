@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/file_util.h"
+#include "util/hex.h"
 
 namespace ferry::rpc {
 namespace {
@@ -23,13 +24,7 @@ std::string HmacHex(std::string_view payload, std::string_view secret) {
   unsigned int length = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), mac, &length);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[mac[i] >> 4];
-    out += kHex[mac[i] & 15];
-  }
-  return out;
+  return util::HexEncode(std::string_view(reinterpret_cast<const char*>(mac), length));
 }
 
 template <typename T>

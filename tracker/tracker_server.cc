@@ -1,6 +1,7 @@
 #include "tracker/tracker_server.h"
 
 #include "rpc/ticket.h"
+#include "util/hex.h"
 
 namespace ferry::tracker {
 namespace {
@@ -44,15 +45,7 @@ int64_t MsSince(TimePoint then, TimePoint now) {
 
 }  // namespace
 
-std::string ClientIdOf(const std::string& identity) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : identity) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
+std::string ClientIdOf(const std::string& identity) { return util::HexEncode(identity); }
 
 StatusOr<std::unique_ptr<TrackerServer>> TrackerServer::Create(TrackerConfig config) {
   config.scheduler.first_lease_id = static_cast<uint64_t>(rpc::WallClockMs()) * 1000;
