@@ -52,31 +52,6 @@ Status SetInputs(const ExecutorModule& executor, const std::vector<std::string>&
 
 }  // namespace
 
-StatusOr<std::chrono::milliseconds> ParseTimeout(const std::optional<std::string>& text) {
-  if (!text) return std::chrono::milliseconds(60000);
-  try {
-    size_t used = 0;
-    const double seconds = std::stod(*text, &used);
-    if (used == text->size() && seconds > 0 && seconds < 1e6) {
-      return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
-    }
-  } catch (const std::exception&) {
-  }
-  return InvalidArgumentError("--timeout must be a positive number of seconds");
-}
-
-StatusOr<int> ParsePositiveInt(const std::optional<std::string>& text, const char* flag,
-                               int fallback) {
-  if (!text) return fallback;
-  try {
-    size_t used = 0;
-    const int v = std::stoi(*text, &used);
-    if (used == text->size() && v > 0) return v;
-  } catch (const std::exception&) {
-  }
-  return InvalidArgumentError(std::string(flag) + " must be a positive integer");
-}
-
 Status RunCommand(std::span<const std::string> args, std::ostream& out) {
   std::vector<OptionSpec> specs(std::begin(kOptions), std::end(kOptions));
   specs.insert(specs.end(), std::begin(kPlacementOptions), std::end(kPlacementOptions));
