@@ -47,7 +47,9 @@ std::string DescribeExit(int wait_status) {
     return "session worker died: " + SignalName(sig) + " (signal " + std::to_string(sig) + ")";
   }
   const int code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
-  return code == 0 ? "session ended" : "session worker exited with code " + std::to_string(code);
+  if (code == 0) return "session ended";
+  if (code == kWorkerExitIdle) return "session ended after its idle timeout";
+  return "session worker exited with code " + std::to_string(code);
 }
 
 }  // namespace

@@ -150,7 +150,7 @@ int RunSessionWorker(const WorkerConfig& config) {
   // Let the last reply (to CloseSession) go out before the socket closes.
   router.set(zmq::sockopt::linger, 1000);
   LogEvent("worker_exit", {{"session", config.session_id}, {"reason", end_reason}});
-  return 0;
+  return end_reason == "idle timeout" ? kWorkerExitIdle : 0;
 }
 
 }  // namespace ferry::agent

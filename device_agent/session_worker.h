@@ -26,6 +26,10 @@ struct WorkerConfig {
   uint64_t max_upload_bytes = uint64_t{16} << 30;
 };
 
+// The worker's exit code when it ended the session after its idle timeout (0 when the
+// client closed it or went away).
+inline constexpr int kWorkerExitIdle = 3;
+
 // Runs the worker until the session ends; returns the process exit code.
 int RunSessionWorker(const WorkerConfig& config);
 
