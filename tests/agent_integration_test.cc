@@ -25,25 +25,18 @@
 #include "runtime/file_util.h"
 #include "runtime/params.h"
 #include "tests/model_test_util.h"
+#include "tests/process_test_util.h"
 
 extern char** environ;
 
 namespace ferry {
 namespace {
 
+using testing::WaitFor;
+
 using namespace std::chrono_literals;
 using rpc::Clock;
 using testing::TestLibraries;
-
-// Polls `done` every 20 ms until it holds or `timeout` passes; returns whether it held.
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 // One library with all four zoo variants under the keys mlp_graph, mlp_aot, cnn_graph and
 // cnn_aot (one compile instead of four).

@@ -14,6 +14,7 @@
 #include "runtime/file_util.h"
 #include "runtime/library_module.h"
 #include "runtime/npy.h"
+#include "tests/process_test_util.h"
 
 #ifndef FERRY_CLI_PATH
 #error "FERRY_CLI_PATH must name the ferry binary"
@@ -22,23 +23,13 @@
 namespace ferry {
 namespace {
 
+using testing::ShellQuote;
+
 struct CommandResult {
   int exit_code = -1;  // -1 when the process did not exit normally
   std::string out;
   std::string err;
 };
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
 
 size_t CountLines(const std::string& text) {
   return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));

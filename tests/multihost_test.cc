@@ -32,6 +32,7 @@
 #include "runtime/file_util.h"
 #include "runtime/npy.h"
 #include "tests/model_test_util.h"
+#include "tests/process_test_util.h"
 
 #if !defined(FERRY_TRACKER_PATH) || !defined(FERRY_AGENT_PATH) || !defined(FERRY_CLI_PATH)
 #error "FERRY_TRACKER_PATH, FERRY_AGENT_PATH and FERRY_CLI_PATH must name the binaries"
@@ -40,27 +41,16 @@
 namespace ferry {
 namespace {
 
+using testing::StopChild;
+using testing::WaitFor;
+using testing::ShellQuote;
+
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using testing::TestLibraries;
 
 constexpr const char* kSecret = "multihost-test-secret-0123456789abcdef";
 constexpr const char* kKey = "multihost";
-
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 std::string FindIp() {
   for (const char* path : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
@@ -123,7 +113,7 @@ class MultiHostTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    for (auto it = children_.rbegin(); it != children_.rend(); ++it) Stop(*it);
+    for (auto it = children_.rbegin(); it != children_.rend(); ++it) StopChild(*it);
     children_.clear();
     if (HasFailure() && dir_ != nullptr) {
       // The daemons' logs, to tell what went wrong.
@@ -235,13 +225,6 @@ class MultiHostTest : public ::testing::Test {
     return exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
-  void Stop(pid_t pid) {
-    kill(pid, SIGTERM);
-    if (!WaitFor([&] { return waitpid(pid, nullptr, WNOHANG) != 0; }, 5s)) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
 
   std::unique_ptr<compiler::TempDir> dir_;
   std::string ip_;
@@ -339,7 +322,7 @@ TEST_F(MultiHostTest, ModelRunsAcrossNamespacesThroughTheTracker) {
   ASSERT_NE(served(0), served(1)) << "exactly one agent should have served the first client";
   const int first = served(0) ? 0 : 1;
   const int second = 1 - first;
-  Stop(agent_pids[first]);  // it says goodbye to the tracker
+  StopChild(agent_pids[first]);  // it says goodbye to the tracker
   std::erase(children_, agent_pids[first]);
   ASSERT_TRUE(WaitFor(
       [&] {

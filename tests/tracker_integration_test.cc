@@ -27,6 +27,7 @@
 #include "runtime/file_util.h"
 #include "runtime/npy.h"
 #include "tests/model_test_util.h"
+#include "tests/process_test_util.h"
 
 #if !defined(FERRY_TRACKER_PATH) || !defined(FERRY_AGENT_PATH) || !defined(FERRY_CLI_PATH)
 #error "FERRY_TRACKER_PATH, FERRY_AGENT_PATH and FERRY_CLI_PATH must name the binaries"
@@ -45,28 +46,16 @@ extern char** environ;
 namespace ferry {
 namespace {
 
+using testing::StopChild;
+using testing::WaitFor;
+using testing::ShellQuote;
+
 using namespace std::chrono_literals;
 using rpc::Clock;
 using testing::TestLibraries;
 
 constexpr auto kHeartbeat = 200ms;
 constexpr const char* kSecret = "tracker-integration-test-secret-0123456789";
-
-// Polls `done` every 10 ms until it holds or `timeout` passes; returns whether it held.
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 // A device request with `timeout` and `priority`.
 rpc::DeviceRequest Within(std::chrono::milliseconds timeout, int priority = 0) {
@@ -100,7 +89,7 @@ class TrackerTest : public ::testing::Test {
 
   void TearDown() override {
     // Agents first (they end their sessions and say goodbye), then the tracker.
-    for (auto it = children_.rbegin(); it != children_.rend(); ++it) Stop(*it);
+    for (auto it = children_.rbegin(); it != children_.rend(); ++it) StopChild(*it);
     children_.clear();
   }
 
@@ -191,16 +180,6 @@ class TrackerTest : public ::testing::Test {
     return agent;
   }
 
-  // SIGTERM, then SIGKILL after 5 s; reaps it.
-  void Stop(pid_t pid) {
-    if (pid <= 0) return;
-    kill(pid, SIGTERM);
-    int status = 0;
-    if (!WaitFor([&] { return waitpid(pid, &status, WNOHANG) != 0; }, 5s)) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-    }
-  }
 
   void Kill(pid_t pid) {
     kill(pid, SIGKILL);
