@@ -1,1 +1,3 @@
-ferry_add_test(kernels_test SOURCES kernels_test.cc LIBS ferry_kernels)
+ferry_add_test(kernels_test
+  SOURCES kernels_numeric_test.cc kernels_elementwise_test.cc kernels_error_test.cc
+  LIBS ferry_kernels)
