@@ -1,5 +1,6 @@
 # The tracker's scheduler, driven directly with a fake clock.
-ferry_add_test(scheduler_test SOURCES scheduler_test.cc LIBS ferry_tracker_core)
+ferry_add_test(scheduler_test SOURCES scheduler_test.cc scheduler_lease_test.cc
+               LIBS ferry_tracker_core)
 # A real ferry-tracker and ferry-agents on ephemeral loopback ports, and the ferry CLI against
 # them.
 ferry_add_test(tracker_integration_test SOURCES tracker_integration_test.cc
