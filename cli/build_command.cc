@@ -32,11 +32,10 @@ constexpr const char* kUsage =
 }  // namespace
 
 Status BuildCommand(std::span<const std::string> args, std::ostream& out) {
-  ASSIGN_OR_RETURN(ParsedArgs parsed, ParseArgs(args, kOptions));
-  if (parsed.Has("help")) {
-    out << kUsage << FormatOptions(kOptions);
-    return Status::Ok();
-  }
+  ASSIGN_OR_RETURN(std::optional<util::ParsedArgs> command_line,
+                   ParseCommandLine(args, kOptions, kUsage, out));
+  if (!command_line) return Status::Ok();
+  const util::ParsedArgs& parsed = *command_line;
   if (!parsed.positional().empty()) {
     return InvalidArgumentError("unexpected argument '" + parsed.positional()[0] +
                                 "' (model files are not supported yet; use --zoo)");

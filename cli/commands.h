@@ -11,6 +11,7 @@
 
 #include "rpc/tracker_client.h"
 #include "runtime/status.h"
+#include "util/arg_parser.h"
 
 namespace ferry::cli {
 
@@ -31,6 +32,12 @@ Status InspectCommand(std::span<const std::string> args, std::ostream& out);
 
 // Prints a tracker's status as a table, or as JSON.
 void PrintTrackerStatus(const rpc::TrackerStatus& status, bool json, std::ostream& out);
+
+// Parses a command's `args` against `options`. With --help, prints `usage` and the options
+// to `out` and returns nullopt (the command is done). Errors: those of util::ParseArgs.
+StatusOr<std::optional<util::ParsedArgs>> ParseCommandLine(
+    std::span<const std::string> args, std::span<const util::OptionSpec> options,
+    std::string_view usage, std::ostream& out);
 
 // Shared option parsing: --timeout SECONDS (default 60 s) and positive integers.
 StatusOr<std::chrono::milliseconds> ParseTimeout(const std::optional<std::string>& text);

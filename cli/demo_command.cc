@@ -28,6 +28,12 @@ const OptionSpec kOptions[] = {
     {"help", "h", false, "show this help"},
 };
 
+constexpr const char* kUsage =
+    "usage: ferry demo [--model NAME ...] [--workdir DIR]\n\n"
+    "Builds zoo models into libraries, runs them here, starts a tracker and two device\n"
+    "agents on loopback ports, runs the models on a device the tracker grants, and\n"
+    "shows the tracker's status. Everything started is stopped at the end.\n\noptions:\n";
+
 constexpr const char* kDeviceKey = "cpu";
 
 struct RunResult {
@@ -159,15 +165,10 @@ Status RunThroughTracker(std::vector<DemoModel>& models, const std::string& work
 }  // namespace
 
 Status DemoCommand(std::span<const std::string> args, std::ostream& out) {
-  ASSIGN_OR_RETURN(util::ParsedArgs parsed, util::ParseArgs(args, kOptions));
-  if (parsed.Has("help")) {
-    out << "usage: ferry demo [--model NAME ...] [--workdir DIR]\n\n"
-           "Builds zoo models into libraries, runs them here, starts a tracker and two device\n"
-           "agents on loopback ports, runs the models on a device the tracker grants, and\n"
-           "shows the tracker's status. Everything started is stopped at the end.\n\noptions:\n"
-        << util::FormatOptions(kOptions);
-    return Status::Ok();
-  }
+  ASSIGN_OR_RETURN(std::optional<util::ParsedArgs> command_line,
+                   ParseCommandLine(args, kOptions, kUsage, out));
+  if (!command_line) return Status::Ok();
+  const util::ParsedArgs& parsed = *command_line;
   std::vector<std::string> names = parsed.All("model");
   if (names.empty()) names = compiler::ListZooModels();
   std::optional<compiler::TempDir> temp;

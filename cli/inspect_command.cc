@@ -58,11 +58,10 @@ void PrintModel(const ModelRecord& m, std::ostream& out) {
 }  // namespace
 
 Status InspectCommand(std::span<const std::string> args, std::ostream& out) {
-  ASSIGN_OR_RETURN(ParsedArgs parsed, ParseArgs(args, kOptions));
-  if (parsed.Has("help")) {
-    out << kUsage << FormatOptions(kOptions);
-    return Status::Ok();
-  }
+  ASSIGN_OR_RETURN(std::optional<util::ParsedArgs> command_line,
+                   ParseCommandLine(args, kOptions, kUsage, out));
+  if (!command_line) return Status::Ok();
+  const util::ParsedArgs& parsed = *command_line;
   if (parsed.positional().size() != 1) {
     return InvalidArgumentError("expected exactly one library argument (ferry inspect LIB)");
   }

@@ -5,6 +5,17 @@
 
 namespace ferry::cli {
 
+StatusOr<std::optional<util::ParsedArgs>> ParseCommandLine(
+    std::span<const std::string> args, std::span<const util::OptionSpec> options,
+    std::string_view usage, std::ostream& out) {
+  ASSIGN_OR_RETURN(util::ParsedArgs parsed, util::ParseArgs(args, options));
+  if (parsed.Has("help")) {
+    out << usage << util::FormatOptions(options);
+    return std::optional<util::ParsedArgs>();
+  }
+  return std::optional<util::ParsedArgs>(std::move(parsed));
+}
+
 StatusOr<std::chrono::milliseconds> ParseTimeout(const std::optional<std::string>& text) {
   if (!text) return std::chrono::milliseconds(60000);
   try {

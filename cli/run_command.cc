@@ -55,11 +55,10 @@ Status SetInputs(const ExecutorModule& executor, const std::vector<std::string>&
 Status RunCommand(std::span<const std::string> args, std::ostream& out) {
   std::vector<OptionSpec> specs(std::begin(kOptions), std::end(kOptions));
   specs.insert(specs.end(), std::begin(kPlacementOptions), std::end(kPlacementOptions));
-  ASSIGN_OR_RETURN(util::ParsedArgs parsed, util::ParseArgs(args, specs));
-  if (parsed.Has("help")) {
-    out << kUsage << util::FormatOptions(specs);
-    return Status::Ok();
-  }
+  ASSIGN_OR_RETURN(std::optional<util::ParsedArgs> command_line,
+                   ParseCommandLine(args, specs, kUsage, out));
+  if (!command_line) return Status::Ok();
+  const util::ParsedArgs& parsed = *command_line;
   if (parsed.positional().size() != 1) {
     return InvalidArgumentError("expected exactly one library argument (ferry run LIB ...)");
   }

@@ -143,11 +143,10 @@ void PrintTrackerStatus(const rpc::TrackerStatus& status, bool json, std::ostrea
 }
 
 Status StatusCommand(std::span<const std::string> args, std::ostream& out) {
-  ASSIGN_OR_RETURN(util::ParsedArgs parsed, util::ParseArgs(args, kOptions));
-  if (parsed.Has("help")) {
-    out << kUsage << util::FormatOptions(kOptions);
-    return Status::Ok();
-  }
+  ASSIGN_OR_RETURN(std::optional<util::ParsedArgs> command_line,
+                   ParseCommandLine(args, kOptions, kUsage, out));
+  if (!command_line) return Status::Ok();
+  const util::ParsedArgs& parsed = *command_line;
   auto tracker = parsed.Get("tracker");
   if (!tracker) return InvalidArgumentError("missing --tracker ENDPOINT");
   rpc::ConnectOptions options;
