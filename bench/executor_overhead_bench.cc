@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "compiler/attrs.h"
 #include "compiler/export_library.h"
 #include "compiler/graph_builder.h"
@@ -426,11 +427,8 @@ class RecordingReporter : public benchmark::ConsoleReporter {
   std::optional<double> Nanos(const std::string& name) const {
     if (auto it = medians_.find(name); it != medians_.end()) return it->second;
     auto it = samples_.find(name);
-    if (it == samples_.end() || it->second.empty()) return std::nullopt;
-    std::vector<double> v = it->second;
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    if (it == samples_.end()) return std::nullopt;
+    return Median(it->second);
   }
 
   // The coefficient of variation of `name`'s repetitions (0.05 = 5%); nullopt without
@@ -451,13 +449,6 @@ class RecordingReporter : public benchmark::ConsoleReporter {
   std::map<std::string, double> cvs_;
   std::map<std::string, std::vector<double>> samples_;
 };
-
-std::string Cell(std::optional<double> v, const char* format) {
-  if (!v) return "n/a";
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), format, *v);
-  return buffer;
-}
 
 // Least-squares fit of y = fixed + slope * x. Needs two distinct x.
 struct Line {
@@ -540,12 +531,7 @@ std::string LimitBlasThreads() {
 }
 
 int Main(int argc, char** argv) {
-  std::vector<char*> args = {argv[0]};
-  for (const char* flag : kDefaultFlags) args.push_back(const_cast<char*>(flag));
-  args.insert(args.end(), argv + 1, argv + argc);
-  int args_count = static_cast<int>(args.size());
-  benchmark::Initialize(&args_count, args.data());
-  if (benchmark::ReportUnrecognizedArguments(args_count, args.data())) return 1;
+  if (!InitializeBenchmark(argc, argv, kDefaultFlags)) return 1;
   benchmark::AddCustomContext("blas_threads", LimitBlasThreads());
 
   StatusOr<compiler::TempDir> dir = compiler::TempDir::Create("ferry-bench-");
@@ -572,10 +558,5 @@ int Main(int argc, char** argv) {
 }  // namespace ferry::bench
 
 int main(int argc, char** argv) {
-  try {
-    return ferry::bench::Main(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "executor_overhead_bench: %s\n", e.what());
-    return 1;
-  }
+  return ferry::bench::RunMain("executor_overhead_bench", ferry::bench::Main, argc, argv);
 }

@@ -26,50 +26,33 @@
 // children. Before timing, every path runs once and Ferry's copies are checked byte for byte.
 // After the benchmarks, a summary gives each ratio and its target; speed is reported, never
 // asserted. See bench/README.md.
+//
+// The set-up (raw servers and client, agent thread, fault counter, fixture) is in
+// rpc_bench_fixture.h/.cc; this file registers the benchmarks and prints the summary.
 #include <benchmark/benchmark.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
-#include <zmq.hpp>
 
-#include "device_agent/agent.h"
+#include "bench/bench_main.h"
+#include "bench/rpc_bench_fixture.h"
 #include "device_agent/sha256.h"
 #include "rpc/client_session.h"
-#include "runtime/file_util.h"
-#include "rpc/message.h"
 #include "runtime/ndarray.h"
 #include "runtime/value.h"
-
-#ifndef FERRY_AGENT_PATH
-#error "FERRY_AGENT_PATH must name the ferry-agent executable (bench/CMakeLists.txt sets it)"
-#endif
 
 namespace ferry::bench {
 namespace {
 
-constexpr size_t kMiB = size_t{1} << 20;
-constexpr size_t kPingBytes = 32;
-constexpr size_t kCopySizes[] = {1 * kMiB, 16 * kMiB, 256 * kMiB};
-constexpr size_t kUploadBytes = 100 * kMiB;
-constexpr int kRawTimeoutMs = 60000;
 // Flags applied before the command line's own, which override them.
 const char* const kDefaultFlags[] = {
     "--benchmark_min_time=0.05",
@@ -82,490 +65,6 @@ constexpr int kFreshUploadRepetitions = 3;
 constexpr int kCallRepetitions = 15;
 // A raw 256 MiB message takes a second or more here (fresh pages on every receive).
 constexpr int kLargeCopyRepetitions = 2;
-
-std::string SizeName(size_t bytes) { return std::to_string(bytes / kMiB) + "MiB"; }
-
-// ---------------------------------------------------------------------------------------------
-// The raw ZeroMQ baseline: a ROUTER server and a DEALER client, nothing else.
-//
-// Requests (the frames after the ROUTER's identity frame) and replies:
-//   one frame of kPingBytes starting 'p'   -> the same frame back (ping-pong)
-//   'r', then one payload frame            -> a 1-byte ack once the payload is in (sink)
-//   'g' + uint64 size (9 bytes)            -> one frame of `size` bytes, sent zero-copy from a
-//                                             buffer filled before serving (source)
-//   'q'                                    -> 'q', then the server returns
-
-constexpr char kPing = 'p', kSink = 'r', kSource = 'g', kQuit = 'q';
-
-void NoFree(void*, void*) {}
-
-// Serves `router` until a quit request. `source` backs the source replies.
-void ServeRaw(zmq::socket_t& router, const std::vector<char>& source) {
-  while (true) {
-    zmq::message_t identity, head;
-    if (!router.recv(identity) || !identity.more() || !router.recv(head)) continue;
-    bool more = head.more();
-    while (more) {
-      zmq::message_t part;
-      (void)router.recv(part);
-      more = part.more();
-    }
-    const char kind = head.size() > 0 ? head.data<char>()[0] : '\0';
-    router.send(identity, zmq::send_flags::sndmore);
-    if (kind == kPing) {
-      router.send(head, zmq::send_flags::none);
-    } else if (kind == kSink) {
-      router.send(zmq::str_buffer("a"), zmq::send_flags::none);
-    } else if (kind == kSource && head.size() == 9) {
-      uint64_t size;
-      std::memcpy(&size, head.data<char>() + 1, sizeof(size));
-      size = std::min<uint64_t>(size, source.size());
-      router.send(zmq::message_t(const_cast<char*>(source.data()), size, NoFree, nullptr),
-                  zmq::send_flags::none);
-    } else if (kind == kQuit) {
-      router.send(zmq::str_buffer("q"), zmq::send_flags::none);
-      return;
-    } else {
-      router.send(zmq::str_buffer("?"), zmq::send_flags::none);
-    }
-  }
-}
-
-// A source buffer of the largest copy size, every page touched.
-std::vector<char> MakeSource() {
-  return std::vector<char>(kCopySizes[std::size(kCopySizes) - 1], '\x5a');
-}
-
-// Binds a ROUTER on an ephemeral loopback port of `context`; returns it and its endpoint.
-std::pair<zmq::socket_t, std::string> BindRawRouter(zmq::context_t& context) {
-  zmq::socket_t router(context, zmq::socket_type::router);
-  router.set(zmq::sockopt::linger, 0);
-  router.bind("tcp://127.0.0.1:*");
-  std::string endpoint = router.get(zmq::sockopt::last_endpoint);
-  return {std::move(router), std::move(endpoint)};
-}
-
-// The raw server on a thread of this process, with a ZeroMQ context of its own (as the
-// session worker has its own).
-class RawThreadServer {
- public:
-  RawThreadServer() : source_(MakeSource()) {
-    auto [router, endpoint] = BindRawRouter(context_);
-    endpoint_ = endpoint;
-    thread_ = std::thread([this, socket = std::move(router)]() mutable {
-      try {
-        ServeRaw(socket, source_);
-      } catch (const zmq::error_t& e) {
-        if (e.num() != ETERM) std::fprintf(stderr, "rpc_bench: raw thread server: %s\n", e.what());
-      }
-    });
-  }
-  // Stops the server (if no quit request did) and joins its thread.
-  ~RawThreadServer() {
-    context_.shutdown();  // a blocked receive then fails with ETERM
-    if (thread_.joinable()) thread_.join();
-  }
-  const std::string& endpoint() const { return endpoint_; }
-
- private:
-  zmq::context_t context_{1};
-  std::vector<char> source_;
-  std::string endpoint_;
-  std::thread thread_;
-};
-
-// The raw server in a child process. Start() must run before this process creates any thread
-// or ZeroMQ context: the child is a fork of it.
-class RawProcessServer {
- public:
-  static StatusOr<RawProcessServer> Start() {
-    int fds[2];
-    if (::pipe(fds) != 0) return UnavailableError("pipe failed");
-    std::fflush(stdout);
-    std::fflush(stderr);
-    const pid_t pid = ::fork();
-    if (pid < 0) return UnavailableError("fork failed");
-    if (pid == 0) {
-      ::close(fds[0]);
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int code = 0;
-      try {
-        std::vector<char> source = MakeSource();
-        zmq::context_t context(1);
-        auto [router, endpoint] = BindRawRouter(context);
-        endpoint += "\n";
-        if (::write(fds[1], endpoint.data(), endpoint.size()) !=
-            static_cast<ssize_t>(endpoint.size())) {
-          ::_exit(1);
-        }
-        ::close(fds[1]);
-        ServeRaw(router, source);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "rpc_bench: raw process server: %s\n", e.what());
-        code = 1;
-      }
-      ::_exit(code);
-    }
-    ::close(fds[1]);
-    std::string endpoint;
-    char c;
-    while (::read(fds[0], &c, 1) == 1 && c != '\n') endpoint += c;
-    ::close(fds[0]);
-    if (endpoint.empty()) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-      return UnavailableError("the raw baseline's server process did not start");
-    }
-    return RawProcessServer(pid, std::move(endpoint));
-  }
-
-  RawProcessServer(RawProcessServer&& other) noexcept
-      : pid_(std::exchange(other.pid_, -1)), endpoint_(std::move(other.endpoint_)) {}
-  // The owner sends a quit request first; this reaps the child (killing it if it lingers).
-  ~RawProcessServer() {
-    if (pid_ <= 0) return;
-    for (int i = 0; i < 200; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-      ::usleep(10000);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  const std::string& endpoint() const { return endpoint_; }
-
- private:
-  RawProcessServer(pid_t pid, std::string endpoint) : pid_(pid), endpoint_(std::move(endpoint)) {}
-  pid_t pid_;
-  std::string endpoint_;
-};
-
-// A DEALER on a context of its own (as a Ferry client's session has), connected to a raw
-// server. Receives time out after kRawTimeoutMs, so a dead server is an error, not a hang.
-class RawClient {
- public:
-  explicit RawClient(const std::string& endpoint) : socket_(context_, zmq::socket_type::dealer) {
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.set(zmq::sockopt::rcvtimeo, kRawTimeoutMs);
-    socket_.connect(endpoint);
-    std::memset(ping_, kPing, sizeof(ping_));
-  }
-
-  Status Ping() {
-    socket_.send(zmq::buffer(ping_, sizeof(ping_)), zmq::send_flags::none);
-    zmq::message_t reply;
-    if (!socket_.recv(reply)) return DeadlineExceededError("no ping reply");
-    if (reply.size() != kPingBytes) return InternalError("bad ping reply");
-    return Status::Ok();
-  }
-
-  // Sends `size` bytes from `data` without copying them; returns once the server has them.
-  Status Sink(const char* data, size_t size) {
-    const char head = kSink;
-    socket_.send(zmq::buffer(&head, 1), zmq::send_flags::sndmore);
-    socket_.send(zmq::message_t(const_cast<char*>(data), size, NoFree, nullptr),
-                 zmq::send_flags::none);
-    zmq::message_t ack;
-    if (!socket_.recv(ack)) return DeadlineExceededError("no sink ack");
-    return Status::Ok();
-  }
-
-  // Asks for `size` bytes and receives them (into ZeroMQ's own buffer, as a message).
-  Status Source(size_t size) {
-    char head[9];
-    head[0] = kSource;
-    const uint64_t size64 = size;
-    std::memcpy(head + 1, &size64, sizeof(size64));
-    socket_.send(zmq::buffer(head, sizeof(head)), zmq::send_flags::none);
-    zmq::message_t reply;
-    if (!socket_.recv(reply)) return DeadlineExceededError("no source reply");
-    if (reply.size() != size) return InternalError("source reply of the wrong size");
-    benchmark::DoNotOptimize(reply.data());
-    return Status::Ok();
-  }
-
-  // Sink and Source cut into kChunkBytes messages with kCopyWindow requests outstanding, as
-  // Ferry's copies are: raw ZeroMQ streaming with the same pipelining.
-  Status SinkChunked(const char* data, size_t size) {
-    size_t in_flight = 0;
-    for (size_t offset = 0; offset < size; offset += rpc::kChunkBytes) {
-      const char head = kSink;
-      socket_.send(zmq::buffer(&head, 1), zmq::send_flags::sndmore);
-      socket_.send(zmq::message_t(const_cast<char*>(data) + offset,
-                                  std::min(rpc::kChunkBytes, size - offset), NoFree, nullptr),
-                   zmq::send_flags::none);
-      if (++in_flight == static_cast<size_t>(rpc::kCopyWindow)) {
-        zmq::message_t ack;
-        if (!socket_.recv(ack)) return DeadlineExceededError("no sink ack");
-        --in_flight;
-      }
-    }
-    for (; in_flight > 0; --in_flight) {
-      zmq::message_t ack;
-      if (!socket_.recv(ack)) return DeadlineExceededError("no sink ack");
-    }
-    return Status::Ok();
-  }
-
-  Status SourceChunked(size_t size) {
-    std::vector<size_t> in_flight;  // sizes asked for, oldest first
-    size_t next = 0;
-    auto receive = [&]() -> Status {
-      zmq::message_t reply;
-      if (!socket_.recv(reply)) return DeadlineExceededError("no source reply");
-      if (reply.size() != in_flight[next++]) return InternalError("source reply of the wrong size");
-      return Status::Ok();
-    };
-    for (size_t offset = 0; offset < size; offset += rpc::kChunkBytes) {
-      const size_t chunk = std::min(rpc::kChunkBytes, size - offset);
-      char head[9];
-      head[0] = kSource;
-      const uint64_t size64 = chunk;
-      std::memcpy(head + 1, &size64, sizeof(size64));
-      socket_.send(zmq::buffer(head, sizeof(head)), zmq::send_flags::none);
-      in_flight.push_back(chunk);
-      if (in_flight.size() - next == static_cast<size_t>(rpc::kCopyWindow)) {
-        RETURN_IF_ERROR(receive());
-      }
-    }
-    while (next < in_flight.size()) RETURN_IF_ERROR(receive());
-    return Status::Ok();
-  }
-
-  void Quit() {
-    socket_.send(zmq::str_buffer("q"), zmq::send_flags::none);
-    zmq::message_t reply;
-    (void)socket_.recv(reply);
-  }
-
- private:
-  zmq::context_t context_{1};
-  zmq::socket_t socket_;
-  char ping_[kPingBytes];
-};
-
-// ---------------------------------------------------------------------------------------------
-// The Ferry side: an agent on a thread of this process and one session with it.
-
-class AgentThread {
- public:
-  static StatusOr<std::unique_ptr<AgentThread>> Start() {
-    // FERRY_BENCH_WORKER may name another worker executable (e.g. a script that sets
-    // GLIBC_TUNABLES and execs ferry-agent), to compare worker builds or settings.
-    const char* override_worker = std::getenv("FERRY_BENCH_WORKER");
-    const std::string worker =
-        override_worker != nullptr && *override_worker != '\0' ? override_worker : FERRY_AGENT_PATH;
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(worker, ec)) {
-      return NotFoundError("the session worker executable " + worker +
-                           " is missing; build the ferry-agent target");
-    }
-    std::string work_dir = "/tmp/ferry-rpc-bench-XXXXXX";
-    if (::mkdtemp(work_dir.data()) == nullptr) {
-      return UnavailableError("cannot create a work directory");
-    }
-    agent::AgentConfig config;
-    config.listen = "tcp://127.0.0.1:*";
-    config.work_dir = work_dir;
-    config.worker_executable = worker;
-    StatusOr<std::unique_ptr<agent::Agent>> agent = agent::Agent::Create(config);
-    if (!agent.ok()) {
-      std::filesystem::remove_all(work_dir, ec);
-      return agent.status();
-    }
-    auto self = std::unique_ptr<AgentThread>(new AgentThread(std::move(*agent), work_dir, worker));
-    self->thread_ = std::thread([p = self.get()] { p->status_ = p->agent_->Serve(p->stop_); });
-    return self;
-  }
-
-  ~AgentThread() {
-    stop_.store(true);
-    if (thread_.joinable()) thread_.join();
-    if (!status_.ok()) std::fprintf(stderr, "rpc_bench: agent: %s\n", status_.ToString().c_str());
-    agent_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(work_dir_, ec);
-  }
-
-  const std::string& endpoint() const { return agent_->endpoint(); }
-  const std::string& worker() const { return worker_; }
-
- private:
-  AgentThread(std::unique_ptr<agent::Agent> agent, std::string work_dir, std::string worker)
-      : agent_(std::move(agent)), work_dir_(std::move(work_dir)), worker_(std::move(worker)) {}
-  std::unique_ptr<agent::Agent> agent_;
-  std::string work_dir_;
-  std::string worker_;
-  std::atomic<bool> stop_{false};
-  Status status_;
-  std::thread thread_;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Page faults: on small virtual machines a minor fault can cost several microseconds, so a
-// transfer that touches fresh memory for every message runs at a fraction of the speed of
-// one that reuses its buffers. Each benchmark reports faults per iteration, counted in this
-// process (all its threads) and in its child processes (the session worker, the raw server).
-
-// The fields of /proc/<pid>/stat after the command name (which may hold spaces): state ppid
-// pgrp session tty_nr tpgid flags minflt ...; empty when there is no such process.
-std::string StatFields(const std::string& pid) {
-  std::ifstream file("/proc/" + pid + "/stat");
-  std::string line;
-  std::getline(file, line);
-  const size_t close = line.rfind(')');
-  return close == std::string::npos ? "" : line.substr(close + 1);
-}
-
-uint64_t MinorFaultsOf(pid_t pid) {
-  unsigned long long minflt = 0;
-  std::sscanf(StatFields(std::to_string(pid)).c_str(), " %*c %*d %*d %*d %*d %*d %*u %llu",
-              &minflt);
-  return minflt;
-}
-
-// This process's children (found through /proc, as the agent starts the worker).
-std::vector<pid_t> ChildProcesses() {
-  std::vector<pid_t> children;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    int ppid = 0;
-    if (std::sscanf(StatFields(name).c_str(), " %*c %d", &ppid) == 1 && ppid == ::getpid()) {
-      children.push_back(static_cast<pid_t>(std::stol(name)));
-    }
-  }
-  return children;
-}
-
-class FaultCounter {
- public:
-  explicit FaultCounter(std::vector<pid_t> children) : children_(std::move(children)) {}
-  // Faults so far in this process and its children, and in this process alone.
-  std::pair<uint64_t, uint64_t> Now() const {
-    const uint64_t here = MinorFaultsOf(::getpid());
-    uint64_t total = here;
-    for (pid_t child : children_) total += MinorFaultsOf(child);
-    return {total, here};
-  }
-
- private:
-  std::vector<pid_t> children_;
-};
-
-struct CopyCase {
-  size_t bytes;
-  NDArray host_src;  // filled with a pattern
-  NDArray host_dst;  // preallocated, pages touched
-  NDArray remote;    // on the session's remote CPU
-};
-
-// Everything the benchmarks use; built (and checked) before any timing.
-struct Fixture {
-  rpc::RemoteSession* remote = nullptr;
-  PackedFunc echo;
-  std::vector<CopyCase> copies;
-  RawClient* raw[2] = {nullptr, nullptr};  // thread, process
-  std::string fresh_upload;                // its first 8 bytes change before each upload
-  uint64_t fresh_counter = 0;
-  std::string cached_upload;  // uploaded once at set-up
-  std::string cached_digest;
-  std::string cached_path;  // cached_upload as a file, for RemoteSession::Upload
-
-  ~Fixture() {
-    if (!cached_path.empty()) std::remove(cached_path.c_str());
-  }
-};
-
-constexpr const char* kRawNames[] = {"raw_thread", "raw_process"};
-
-// Fills `bytes` bytes at `data` with a splitmix64 sequence: cheap, and different per seed.
-void FillPseudoRandom(char* data, size_t bytes, uint64_t seed) {
-  uint64_t state = seed;
-  size_t i = 0;
-  for (; i + 8 <= bytes; i += 8) {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    std::memcpy(data + i, &z, 8);
-  }
-  for (; i < bytes; ++i) data[i] = static_cast<char>(i);
-}
-
-StatusOr<NDArray> HostArray(size_t bytes) {
-  return NDArray::Empty({static_cast<int64_t>(bytes)}, DataType::UInt8(), Device::Cpu());
-}
-
-StatusOr<bool> UploadBeginOnly(rpc::RemoteSession& remote, const std::string& label,
-                               const std::string& digest, size_t size) {
-  ASSIGN_OR_RETURN(
-      rpc::ParsedMessage reply,
-      remote.core()->Call(rpc::MessageType::kUploadBegin, 3, [&](rpc::MessageWriter& w) {
-        w.packer().pack(label);
-        w.packer().pack(digest);
-        w.packer().pack(static_cast<uint64_t>(size));
-      }));
-  RETURN_IF_ERROR(rpc::CheckBodySize(reply, 1));
-  return rpc::ReadBool(reply.item(0), "complete");
-}
-
-// Prepares the arrays and uploads, and runs every path once: each Ferry copy is checked byte
-// for byte (CopyTo on the smallest size only: it allocates), each raw exchange for its sizes.
-Status PrepareFixture(Fixture& f) {
-  rpc::RemoteSession& remote = *f.remote;
-  ASSIGN_OR_RETURN(f.echo, remote.GetFunction("ferry.echo"));
-  RETURN_IF_ERROR(f.echo.CallPacked({}).status().WithContext("ferry.echo()"));
-  for (RawClient* raw : f.raw) RETURN_IF_ERROR(raw->Ping());
-
-  uint64_t seed = 1;
-  for (size_t bytes : kCopySizes) {
-    CopyCase c;
-    c.bytes = bytes;
-    ASSIGN_OR_RETURN(c.host_src, HostArray(bytes));
-    FillPseudoRandom(c.host_src.data_as<char>(), bytes, seed++);
-    ASSIGN_OR_RETURN(c.host_dst, HostArray(bytes));
-    std::memset(c.host_dst.data(), 0, bytes);
-    ASSIGN_OR_RETURN(c.remote,
-                     remote.Empty({static_cast<int64_t>(bytes)}, DataType::UInt8(), remote.Cpu(0)));
-    RETURN_IF_ERROR(c.remote.CopyFrom(c.host_src));
-    RETURN_IF_ERROR(c.host_dst.CopyFrom(c.remote));
-    if (std::memcmp(c.host_src.data(), c.host_dst.data(), bytes) != 0) {
-      return InternalError("a " + SizeName(bytes) +
-                           " round trip through the session changed bytes");
-    }
-    if (bytes == kCopySizes[0]) {
-      ASSIGN_OR_RETURN(NDArray copied, c.remote.CopyTo(Device::Cpu()));
-      if (std::memcmp(c.host_src.data(), copied.data(), bytes) != 0) {
-        return InternalError("CopyTo(Cpu()) of " + SizeName(bytes) + " changed bytes");
-      }
-      for (RawClient* raw : f.raw) {
-        RETURN_IF_ERROR(raw->Sink(c.host_src.data_as<char>(), bytes));
-        RETURN_IF_ERROR(raw->Source(bytes));
-      }
-      RETURN_IF_ERROR(f.raw[1]->SinkChunked(c.host_src.data_as<char>(), bytes));
-      RETURN_IF_ERROR(f.raw[1]->SourceChunked(bytes));
-    }
-    f.copies.push_back(std::move(c));
-  }
-
-  f.fresh_upload.resize(kUploadBytes);
-  FillPseudoRandom(f.fresh_upload.data(), kUploadBytes, seed++);
-  f.cached_upload.resize(kUploadBytes);
-  FillPseudoRandom(f.cached_upload.data(), kUploadBytes, seed++);
-  f.cached_digest = agent::Sha256Hex(f.cached_upload);
-  // The agent checks the content against its digest before storing it. Uploading the file
-  // also lets the session remember its digest, as `ferry run --agent` repeats would.
-  f.cached_path = (std::filesystem::temp_directory_path() /
-                   ("ferry-rpc-bench-" + std::to_string(::getpid()) + ".bin"))
-                      .string();
-  RETURN_IF_ERROR(WriteFileAtomically(f.cached_path, f.cached_upload));
-  RETURN_IF_ERROR(remote.Upload(f.cached_path, "cached.bin"));
-  ASSIGN_OR_RETURN(bool complete,
-                   UploadBeginOnly(remote, "cached.bin", f.cached_digest, f.cached_upload.size()));
-  if (!complete) return InternalError("the agent did not find a file it has just stored");
-  return Status::Ok();
-}
 
 // ---------------------------------------------------------------------------------------------
 // Benchmarks. All measure real time and count page faults per iteration ("faults").
@@ -742,23 +241,13 @@ class RecordingReporter : public benchmark::ConsoleReporter {
                                       const Samples& samples, const std::string& name) {
     if (auto it = medians.find(name); it != medians.end()) return it->second;
     auto it = samples.find(name);
-    if (it == samples.end() || it->second.empty()) return std::nullopt;
-    std::vector<double> v = it->second;
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    if (it == samples.end()) return std::nullopt;
+    return Median(it->second);
   }
 
   std::map<std::string, double> medians_, faults_, faults_here_, cvs_, mins_;
   Samples samples_, fault_samples_, fault_here_samples_;
 };
-
-std::string Cell(std::optional<double> v, const char* format) {
-  if (!v) return "n/a";
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), format, *v);
-  return buffer;
-}
 
 std::optional<double> Ratio(std::optional<double> a, std::optional<double> b) {
   if (!a || !b || *b == 0) return std::nullopt;
@@ -929,12 +418,7 @@ int Main(int argc, char** argv) {
   }
   signal(SIGPIPE, SIG_IGN);
 
-  std::vector<char*> args = {argv[0]};
-  for (const char* flag : kDefaultFlags) args.push_back(const_cast<char*>(flag));
-  args.insert(args.end(), argv + 1, argv + argc);
-  int args_count = static_cast<int>(args.size());
-  benchmark::Initialize(&args_count, args.data());
-  if (benchmark::ReportUnrecognizedArguments(args_count, args.data())) return 1;
+  if (!InitializeBenchmark(argc, argv, kDefaultFlags)) return 1;
   benchmark::AddCustomContext("transport", "tcp://127.0.0.1, one ZeroMQ context per endpoint");
   benchmark::AddCustomContext("raw_thread_server", "a thread of this process");
   benchmark::AddCustomContext("raw_process_server", "a child process forked at start-up");
@@ -990,10 +474,5 @@ int Main(int argc, char** argv) {
 }  // namespace ferry::bench
 
 int main(int argc, char** argv) {
-  try {
-    return ferry::bench::Main(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "rpc_bench: %s\n", e.what());
-    return 1;
-  }
+  return ferry::bench::RunMain("rpc_bench", ferry::bench::Main, argc, argv);
 }

@@ -49,6 +49,7 @@
 
 #include <zmq.hpp>
 
+#include "bench/bench_main.h"
 #include "rpc/message.h"
 #include "rpc/ticket.h"
 #include "rpc/tracker_client.h"
@@ -717,10 +718,5 @@ int Main(int argc, char** argv) {
 }  // namespace ferry::bench
 
 int main(int argc, char** argv) {
-  try {
-    return ferry::bench::Main(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "tracker_bench: %s\n", e.what());
-    return 1;
-  }
+  return ferry::bench::RunMain("tracker_bench", ferry::bench::Main, argc, argv);
 }

@@ -1,0 +1,414 @@
+// rpc_bench_fixture.cc: the raw ZeroMQ baseline, the agent thread, page-fault counting and
+// the fixture's set-up for rpc_bench (see rpc_bench_fixture.h).
+#include "bench/rpc_bench_fixture.h"
+
+#include <benchmark/benchmark.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "device_agent/sha256.h"
+#include "rpc/message.h"
+#include "runtime/file_util.h"
+
+#ifndef FERRY_AGENT_PATH
+#error "FERRY_AGENT_PATH must name the ferry-agent executable (bench/CMakeLists.txt sets it)"
+#endif
+
+namespace ferry::bench {
+namespace {
+
+constexpr char kPing = 'p', kSink = 'r', kSource = 'g', kQuit = 'q';
+
+void NoFree(void*, void*) {}
+
+// Serves `router` until a quit request. `source` backs the source replies.
+void ServeRaw(zmq::socket_t& router, const std::vector<char>& source) {
+  while (true) {
+    zmq::message_t identity, head;
+    if (!router.recv(identity) || !identity.more() || !router.recv(head)) continue;
+    bool more = head.more();
+    while (more) {
+      zmq::message_t part;
+      (void)router.recv(part);
+      more = part.more();
+    }
+    const char kind = head.size() > 0 ? head.data<char>()[0] : '\0';
+    router.send(identity, zmq::send_flags::sndmore);
+    if (kind == kPing) {
+      router.send(head, zmq::send_flags::none);
+    } else if (kind == kSink) {
+      router.send(zmq::str_buffer("a"), zmq::send_flags::none);
+    } else if (kind == kSource && head.size() == 9) {
+      uint64_t size;
+      std::memcpy(&size, head.data<char>() + 1, sizeof(size));
+      size = std::min<uint64_t>(size, source.size());
+      router.send(zmq::message_t(const_cast<char*>(source.data()), size, NoFree, nullptr),
+                  zmq::send_flags::none);
+    } else if (kind == kQuit) {
+      router.send(zmq::str_buffer("q"), zmq::send_flags::none);
+      return;
+    } else {
+      router.send(zmq::str_buffer("?"), zmq::send_flags::none);
+    }
+  }
+}
+
+// A source buffer of the largest copy size, every page touched.
+std::vector<char> MakeSource() {
+  return std::vector<char>(kCopySizes[std::size(kCopySizes) - 1], '\x5a');
+}
+
+// Binds a ROUTER on an ephemeral loopback port of `context`; returns it and its endpoint.
+std::pair<zmq::socket_t, std::string> BindRawRouter(zmq::context_t& context) {
+  zmq::socket_t router(context, zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, 0);
+  router.bind("tcp://127.0.0.1:*");
+  std::string endpoint = router.get(zmq::sockopt::last_endpoint);
+  return {std::move(router), std::move(endpoint)};
+}
+
+// The fields of /proc/<pid>/stat after the command name (which may hold spaces): state ppid
+// pgrp session tty_nr tpgid flags minflt ...; empty when there is no such process.
+std::string StatFields(const std::string& pid) {
+  std::ifstream file("/proc/" + pid + "/stat");
+  std::string line;
+  std::getline(file, line);
+  const size_t close = line.rfind(')');
+  return close == std::string::npos ? "" : line.substr(close + 1);
+}
+
+uint64_t MinorFaultsOf(pid_t pid) {
+  unsigned long long minflt = 0;
+  std::sscanf(StatFields(std::to_string(pid)).c_str(), " %*c %*d %*d %*d %*d %*d %*u %llu",
+              &minflt);
+  return minflt;
+}
+
+// Fills `bytes` bytes at `data` with a splitmix64 sequence: cheap, and different per seed.
+void FillPseudoRandom(char* data, size_t bytes, uint64_t seed) {
+  uint64_t state = seed;
+  size_t i = 0;
+  for (; i + 8 <= bytes; i += 8) {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    std::memcpy(data + i, &z, 8);
+  }
+  for (; i < bytes; ++i) data[i] = static_cast<char>(i);
+}
+
+StatusOr<NDArray> HostArray(size_t bytes) {
+  return NDArray::Empty({static_cast<int64_t>(bytes)}, DataType::UInt8(), Device::Cpu());
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// The raw servers and client.
+
+RawThreadServer::RawThreadServer() : source_(MakeSource()) {
+  auto [router, endpoint] = BindRawRouter(context_);
+  endpoint_ = endpoint;
+  thread_ = std::thread([this, socket = std::move(router)]() mutable {
+    try {
+      ServeRaw(socket, source_);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != ETERM) std::fprintf(stderr, "rpc_bench: raw thread server: %s\n", e.what());
+    }
+  });
+}
+
+RawThreadServer::~RawThreadServer() {
+  context_.shutdown();  // a blocked receive then fails with ETERM
+  if (thread_.joinable()) thread_.join();
+}
+
+StatusOr<RawProcessServer> RawProcessServer::Start() {
+  int fds[2];
+  if (::pipe(fds) != 0) return UnavailableError("pipe failed");
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return UnavailableError("fork failed");
+  if (pid == 0) {
+    ::close(fds[0]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int code = 0;
+    try {
+      std::vector<char> source = MakeSource();
+      zmq::context_t context(1);
+      auto [router, endpoint] = BindRawRouter(context);
+      endpoint += "\n";
+      if (::write(fds[1], endpoint.data(), endpoint.size()) !=
+          static_cast<ssize_t>(endpoint.size())) {
+        ::_exit(1);
+      }
+      ::close(fds[1]);
+      ServeRaw(router, source);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "rpc_bench: raw process server: %s\n", e.what());
+      code = 1;
+    }
+    ::_exit(code);
+  }
+  ::close(fds[1]);
+  std::string endpoint;
+  char c;
+  while (::read(fds[0], &c, 1) == 1 && c != '\n') endpoint += c;
+  ::close(fds[0]);
+  if (endpoint.empty()) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return UnavailableError("the raw baseline's server process did not start");
+  }
+  return RawProcessServer(pid, std::move(endpoint));
+}
+
+RawProcessServer::~RawProcessServer() {
+  if (pid_ <= 0) return;
+  for (int i = 0; i < 200; ++i) {
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
+    ::usleep(10000);
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+}
+
+RawClient::RawClient(const std::string& endpoint) : socket_(context_, zmq::socket_type::dealer) {
+  socket_.set(zmq::sockopt::linger, 0);
+  socket_.set(zmq::sockopt::rcvtimeo, kRawTimeoutMs);
+  socket_.connect(endpoint);
+  std::memset(ping_, kPing, sizeof(ping_));
+}
+
+Status RawClient::Ping() {
+  socket_.send(zmq::buffer(ping_, sizeof(ping_)), zmq::send_flags::none);
+  zmq::message_t reply;
+  if (!socket_.recv(reply)) return DeadlineExceededError("no ping reply");
+  if (reply.size() != kPingBytes) return InternalError("bad ping reply");
+  return Status::Ok();
+}
+
+Status RawClient::Sink(const char* data, size_t size) {
+  const char head = kSink;
+  socket_.send(zmq::buffer(&head, 1), zmq::send_flags::sndmore);
+  socket_.send(zmq::message_t(const_cast<char*>(data), size, NoFree, nullptr),
+               zmq::send_flags::none);
+  zmq::message_t ack;
+  if (!socket_.recv(ack)) return DeadlineExceededError("no sink ack");
+  return Status::Ok();
+}
+
+Status RawClient::Source(size_t size) {
+  char head[9];
+  head[0] = kSource;
+  const uint64_t size64 = size;
+  std::memcpy(head + 1, &size64, sizeof(size64));
+  socket_.send(zmq::buffer(head, sizeof(head)), zmq::send_flags::none);
+  zmq::message_t reply;
+  if (!socket_.recv(reply)) return DeadlineExceededError("no source reply");
+  if (reply.size() != size) return InternalError("source reply of the wrong size");
+  benchmark::DoNotOptimize(reply.data());
+  return Status::Ok();
+}
+
+Status RawClient::SinkChunked(const char* data, size_t size) {
+  size_t in_flight = 0;
+  for (size_t offset = 0; offset < size; offset += rpc::kChunkBytes) {
+    const char head = kSink;
+    socket_.send(zmq::buffer(&head, 1), zmq::send_flags::sndmore);
+    socket_.send(zmq::message_t(const_cast<char*>(data) + offset,
+                                std::min(rpc::kChunkBytes, size - offset), NoFree, nullptr),
+                 zmq::send_flags::none);
+    if (++in_flight == static_cast<size_t>(rpc::kCopyWindow)) {
+      zmq::message_t ack;
+      if (!socket_.recv(ack)) return DeadlineExceededError("no sink ack");
+      --in_flight;
+    }
+  }
+  for (; in_flight > 0; --in_flight) {
+    zmq::message_t ack;
+    if (!socket_.recv(ack)) return DeadlineExceededError("no sink ack");
+  }
+  return Status::Ok();
+}
+
+Status RawClient::SourceChunked(size_t size) {
+  std::vector<size_t> in_flight;  // sizes asked for, oldest first
+  size_t next = 0;
+  auto receive = [&]() -> Status {
+    zmq::message_t reply;
+    if (!socket_.recv(reply)) return DeadlineExceededError("no source reply");
+    if (reply.size() != in_flight[next++]) return InternalError("source reply of the wrong size");
+    return Status::Ok();
+  };
+  for (size_t offset = 0; offset < size; offset += rpc::kChunkBytes) {
+    const size_t chunk = std::min(rpc::kChunkBytes, size - offset);
+    char head[9];
+    head[0] = kSource;
+    const uint64_t size64 = chunk;
+    std::memcpy(head + 1, &size64, sizeof(size64));
+    socket_.send(zmq::buffer(head, sizeof(head)), zmq::send_flags::none);
+    in_flight.push_back(chunk);
+    if (in_flight.size() - next == static_cast<size_t>(rpc::kCopyWindow)) {
+      RETURN_IF_ERROR(receive());
+    }
+  }
+  while (next < in_flight.size()) RETURN_IF_ERROR(receive());
+  return Status::Ok();
+}
+
+void RawClient::Quit() {
+  socket_.send(zmq::str_buffer("q"), zmq::send_flags::none);
+  zmq::message_t reply;
+  (void)socket_.recv(reply);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The agent thread.
+
+StatusOr<std::unique_ptr<AgentThread>> AgentThread::Start() {
+  // FERRY_BENCH_WORKER may name another worker executable (e.g. a script that sets
+  // GLIBC_TUNABLES and execs ferry-agent), to compare worker builds or settings.
+  const char* override_worker = std::getenv("FERRY_BENCH_WORKER");
+  const std::string worker =
+      override_worker != nullptr && *override_worker != '\0' ? override_worker : FERRY_AGENT_PATH;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(worker, ec)) {
+    return NotFoundError("the session worker executable " + worker +
+                         " is missing; build the ferry-agent target");
+  }
+  std::string work_dir = "/tmp/ferry-rpc-bench-XXXXXX";
+  if (::mkdtemp(work_dir.data()) == nullptr) {
+    return UnavailableError("cannot create a work directory");
+  }
+  agent::AgentConfig config;
+  config.listen = "tcp://127.0.0.1:*";
+  config.work_dir = work_dir;
+  config.worker_executable = worker;
+  StatusOr<std::unique_ptr<agent::Agent>> agent = agent::Agent::Create(config);
+  if (!agent.ok()) {
+    std::filesystem::remove_all(work_dir, ec);
+    return agent.status();
+  }
+  auto self = std::unique_ptr<AgentThread>(new AgentThread(std::move(*agent), work_dir, worker));
+  self->thread_ = std::thread([p = self.get()] { p->status_ = p->agent_->Serve(p->stop_); });
+  return self;
+}
+
+AgentThread::~AgentThread() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+  if (!status_.ok()) std::fprintf(stderr, "rpc_bench: agent: %s\n", status_.ToString().c_str());
+  agent_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(work_dir_, ec);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page faults.
+
+std::vector<pid_t> ChildProcesses() {
+  std::vector<pid_t> children;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    int ppid = 0;
+    if (std::sscanf(StatFields(name).c_str(), " %*c %d", &ppid) == 1 && ppid == ::getpid()) {
+      children.push_back(static_cast<pid_t>(std::stol(name)));
+    }
+  }
+  return children;
+}
+
+std::pair<uint64_t, uint64_t> FaultCounter::Now() const {
+  const uint64_t here = MinorFaultsOf(::getpid());
+  uint64_t total = here;
+  for (pid_t child : children_) total += MinorFaultsOf(child);
+  return {total, here};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fixture.
+
+StatusOr<bool> UploadBeginOnly(rpc::RemoteSession& remote, const std::string& label,
+                               const std::string& digest, size_t size) {
+  ASSIGN_OR_RETURN(
+      rpc::ParsedMessage reply,
+      remote.core()->Call(rpc::MessageType::kUploadBegin, 3, [&](rpc::MessageWriter& w) {
+        w.packer().pack(label);
+        w.packer().pack(digest);
+        w.packer().pack(static_cast<uint64_t>(size));
+      }));
+  RETURN_IF_ERROR(rpc::CheckBodySize(reply, 1));
+  return rpc::ReadBool(reply.item(0), "complete");
+}
+
+// Prepares the arrays and uploads, and runs every path once: each Ferry copy is checked byte
+// for byte (CopyTo on the smallest size only: it allocates), each raw exchange for its sizes.
+Status PrepareFixture(Fixture& f) {
+  rpc::RemoteSession& remote = *f.remote;
+  ASSIGN_OR_RETURN(f.echo, remote.GetFunction("ferry.echo"));
+  RETURN_IF_ERROR(f.echo.CallPacked({}).status().WithContext("ferry.echo()"));
+  for (RawClient* raw : f.raw) RETURN_IF_ERROR(raw->Ping());
+
+  uint64_t seed = 1;
+  for (size_t bytes : kCopySizes) {
+    CopyCase c;
+    c.bytes = bytes;
+    ASSIGN_OR_RETURN(c.host_src, HostArray(bytes));
+    FillPseudoRandom(c.host_src.data_as<char>(), bytes, seed++);
+    ASSIGN_OR_RETURN(c.host_dst, HostArray(bytes));
+    std::memset(c.host_dst.data(), 0, bytes);
+    ASSIGN_OR_RETURN(c.remote,
+                     remote.Empty({static_cast<int64_t>(bytes)}, DataType::UInt8(), remote.Cpu(0)));
+    RETURN_IF_ERROR(c.remote.CopyFrom(c.host_src));
+    RETURN_IF_ERROR(c.host_dst.CopyFrom(c.remote));
+    if (std::memcmp(c.host_src.data(), c.host_dst.data(), bytes) != 0) {
+      return InternalError("a " + SizeName(bytes) +
+                           " round trip through the session changed bytes");
+    }
+    if (bytes == kCopySizes[0]) {
+      ASSIGN_OR_RETURN(NDArray copied, c.remote.CopyTo(Device::Cpu()));
+      if (std::memcmp(c.host_src.data(), copied.data(), bytes) != 0) {
+        return InternalError("CopyTo(Cpu()) of " + SizeName(bytes) + " changed bytes");
+      }
+      for (RawClient* raw : f.raw) {
+        RETURN_IF_ERROR(raw->Sink(c.host_src.data_as<char>(), bytes));
+        RETURN_IF_ERROR(raw->Source(bytes));
+      }
+      RETURN_IF_ERROR(f.raw[1]->SinkChunked(c.host_src.data_as<char>(), bytes));
+      RETURN_IF_ERROR(f.raw[1]->SourceChunked(bytes));
+    }
+    f.copies.push_back(std::move(c));
+  }
+
+  f.fresh_upload.resize(kUploadBytes);
+  FillPseudoRandom(f.fresh_upload.data(), kUploadBytes, seed++);
+  f.cached_upload.resize(kUploadBytes);
+  FillPseudoRandom(f.cached_upload.data(), kUploadBytes, seed++);
+  f.cached_digest = agent::Sha256Hex(f.cached_upload);
+  // The agent checks the content against its digest before storing it. Uploading the file
+  // also lets the session remember its digest, as `ferry run --agent` repeats would.
+  f.cached_path = (std::filesystem::temp_directory_path() /
+                   ("ferry-rpc-bench-" + std::to_string(::getpid()) + ".bin"))
+                      .string();
+  RETURN_IF_ERROR(WriteFileAtomically(f.cached_path, f.cached_upload));
+  RETURN_IF_ERROR(remote.Upload(f.cached_path, "cached.bin"));
+  ASSIGN_OR_RETURN(bool complete,
+                   UploadBeginOnly(remote, "cached.bin", f.cached_digest, f.cached_upload.size()));
+  if (!complete) return InternalError("the agent did not find a file it has just stored");
+  return Status::Ok();
+}
+
+}  // namespace ferry::bench
