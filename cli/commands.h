@@ -15,7 +15,8 @@
 
 namespace ferry::cli {
 
-// ferry build --zoo NAME [--zoo NAME ...] [--name KEY ...] [--executor graph|aot]
+// ferry build [MODEL.onnx ...] [--zoo NAME ...] [--name KEY ...] [--input-shape NAME=DIMS]
+//             [--bind NAME=FILE] [--executor graph|aot]
 //             [--no-package-params] [--seed N] [--keep-source] -o LIB
 Status BuildCommand(std::span<const std::string> args, std::ostream& out);
 // ferry run LIB [--name KEY] --input NAME=FILE.npy ... [--params FILE] [--output-dir DIR]

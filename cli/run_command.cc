@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_target.h"
+#include "cli/tensor_files.h"
 #include "runtime/file_util.h"
 #include "runtime/npy.h"
 #include "util/arg_parser.h"
@@ -14,7 +15,7 @@ using util::OptionSpec;
 
 const OptionSpec kOptions[] = {
     {"name", "", true, "KEY  the model to run (default: the library's only model)"},
-    {"input", "i", true, "NAME=FILE  an input as a .npy file; repeat for each input"},
+    {"input", "i", true, "NAME=FILE  an input as a .npy or ONNX TensorProto .pb file; repeat for each"},
     {"params", "", true, "FILE  parameters for a library built with --no-package-params"},
     {"output-dir", "", true, "DIR  where to write output_0.npy, ... (default: .)"},
     {"repeat", "", true, "N  timed runs after the first (default: 10)"},
@@ -22,7 +23,7 @@ const OptionSpec kOptions[] = {
 };
 
 constexpr const char* kUsage =
-    "usage: ferry run LIB [--name KEY] --input NAME=FILE.npy ... [--output-dir DIR]\n"
+    "usage: ferry run LIB [--name KEY] --input NAME=FILE.npy|.pb ... [--output-dir DIR]\n"
     "                 [--agent tcp://HOST:PORT | --tracker tcp://HOST:PORT --key KEY]\n\n"
     "Loads a model library, here or on a device agent, runs one model on the CPU and writes\n"
     "its outputs as .npy files.\n\noptions:\n";
@@ -32,12 +33,9 @@ Status SetInputs(const ExecutorModule& executor, const std::vector<std::string>&
   ASSIGN_OR_RETURN(std::vector<TensorSpec> inputs, executor.GetInputInfo());
   std::vector<bool> given(inputs.size(), false);
   for (const std::string& spec : specs) {
-    const size_t eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return InvalidArgumentError("--input expects NAME=FILE.npy, got '" + spec + "'");
-    }
-    const std::string name = spec.substr(0, eq);
-    ASSIGN_OR_RETURN(NDArray value, LoadNpy(spec.substr(eq + 1)));
+    ASSIGN_OR_RETURN(auto name_file, SplitNameValue(spec, "--input"));
+    const std::string& name = name_file.first;
+    ASSIGN_OR_RETURN(NDArray value, LoadTensorFile(name_file.second));
     RETURN_IF_ERROR(executor.SetInput(name, value));
     for (size_t i = 0; i < inputs.size(); ++i) given[i] = given[i] || inputs[i].name == name;
   }

@@ -45,6 +45,17 @@ StatusOr<std::vector<int64_t>> GetIntListAttr(const Attrs& attrs, const std::str
   return WrongKind(name, "a list of ints");
 }
 
+StatusOr<std::vector<double>> GetFloatListAttr(const Attrs& attrs, const std::string& name,
+                                               std::vector<double> fallback) {
+  auto it = attrs.find(name);
+  if (it == attrs.end()) return fallback;
+  if (auto* v = std::get_if<std::vector<double>>(&it->second)) return *v;
+  if (auto* v = std::get_if<std::vector<int64_t>>(&it->second)) {
+    return std::vector<double>(v->begin(), v->end());
+  }
+  return WrongKind(name, "a list of floats");
+}
+
 Status CheckKnownAttrs(const Attrs& attrs, std::span<const std::string_view> known) {
   for (const auto& [name, value] : attrs) {
     if (std::find(known.begin(), known.end(), name) == known.end()) {

@@ -15,7 +15,7 @@
 
 namespace ferry::compiler {
 
-using AttrValue = std::variant<int64_t, double, std::vector<int64_t>>;
+using AttrValue = std::variant<int64_t, double, std::vector<int64_t>, std::vector<double>>;
 using Attrs = std::map<std::string, AttrValue>;
 
 // "op 'conv1' (conv2d)" style context is added by the caller; these return kInvalidArgument
@@ -29,6 +29,9 @@ StatusOr<std::vector<int64_t>> GetIntsAttr(const Attrs& attrs, const std::string
 // Any-length list of ints.
 StatusOr<std::vector<int64_t>> GetIntListAttr(const Attrs& attrs, const std::string& name,
                                               std::vector<int64_t> fallback);
+// Any-length list of floats (a list of ints is converted).
+StatusOr<std::vector<double>> GetFloatListAttr(const Attrs& attrs, const std::string& name,
+                                               std::vector<double> fallback);
 // kInvalidArgument naming the first attribute not in `known`.
 Status CheckKnownAttrs(const Attrs& attrs, std::span<const std::string_view> known);
 

@@ -1,6 +1,7 @@
 // batch_norm (inference) as a per-channel affine map.
 #include <cmath>
 
+#include "runtime/kernels/epilogue.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
 
@@ -41,13 +42,12 @@ int BatchNorm(const BatchNormAttrs& attrs, DLTensor* const* args, int32_t num_ar
   const float* var = internal::DataAs<const float>(*args[4]);
   float* out = internal::DataAs<float>(*args[5]);
   for (int64_t c = 0; c < channels; ++c) {
-    const float scale = static_cast<float>(static_cast<double>(gamma[c]) /
-                                           std::sqrt(static_cast<double>(var[c]) + attrs.epsilon));
+    const float scale = internal::BatchNormScale(gamma[c], var[c], attrs.epsilon);
     const float shift = beta[c];
     const float m = mean[c];
     for (int64_t i = 0; i < outer; ++i) {
       const int64_t base = (i * channels + c) * inner;
-      for (int64_t j = 0; j < inner; ++j) out[base + j] = (in[base + j] - m) * scale + shift;
+      for (int64_t j = 0; j < inner; ++j) out[base + j] = internal::BatchNormApply(in[base + j], m, scale, shift);
     }
   }
   return 0;

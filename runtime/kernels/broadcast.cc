@@ -1,4 +1,6 @@
-// Binary element-wise kernels (add, mul) with numpy broadcasting.
+// Binary element-wise kernels (add, mul, sub, div, pow) with numpy broadcasting.
+#include <cmath>
+
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
 
@@ -79,6 +81,20 @@ int Add(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
 
 int Mul(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
   return Binary("mul", args, num_args, error, [](float x, float y) { return x * y; });
+}
+
+int Sub(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
+  return Binary("sub", args, num_args, error, [](float x, float y) { return x - y; });
+}
+
+// IEEE division: x / 0 is +-inf, 0 / 0 is NaN.
+int Div(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
+  return Binary("div", args, num_args, error, [](float x, float y) { return x / y; });
+}
+
+// std::pow on floats (powf), as ONNX's float32 reference computes it.
+int Pow(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
+  return Binary("pow", args, num_args, error, [](float x, float y) { return std::pow(x, y); });
 }
 
 }  // namespace ferry::kernels

@@ -5,6 +5,7 @@
 #include <new>
 #include <vector>
 
+#include "runtime/kernels/epilogue.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
 
@@ -71,7 +72,8 @@ void Im2Col(const ConvGeometry& g, int64_t channels, const float* in, float* col
 int Validate(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
              ConvGeometry* g, FerryKernelError* error) {
   constexpr const char* kName = "conv2d";
-  if (internal::CheckArgs(kName, args, num_args, 3, 3, error) != 0 ||
+  const int32_t extra = internal::EpilogueArgCount(attrs.epilogue);
+  if (internal::CheckArgs(kName, args, num_args, 3 + extra, 3 + extra, error) != 0 ||
       internal::CheckFloat32(kName, args, num_args, error) != 0) {
     return -1;
   }
@@ -88,7 +90,7 @@ int Validate(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
   if (attrs.groups < 1 || attrs.groups > kMax) {
     return Fail(error, kName, "groups %lld must be positive", static_cast<long long>(attrs.groups));
   }
-  const DLTensor& out = *args[2];
+  const DLTensor& out = *args[num_args - 1];
   g->n = data.shape[0];
   g->c = data.shape[1];
   g->h = data.shape[2];
@@ -126,7 +128,10 @@ int Validate(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
                 internal::FormatShape(data).text);
   }
   const int64_t expected[4] = {g->n, g->o, g->oh, g->ow};
-  if (internal::CheckShape(kName, "output", out, expected, 4, error) != 0) return -1;
+  if (internal::CheckShape(kName, "output", out, expected, 4, error) != 0 ||
+      internal::CheckEpilogue(kName, attrs.epilogue, args + 2, g->o, error) != 0) {
+    return -1;
+  }
   const int64_t k = weight.shape[1] * g->kh * g->kw;
   if (!internal::FitsBlasInt(k) || !internal::FitsBlasInt(g->oh * g->ow) ||
       !internal::FitsBlasInt(g->o)) {
@@ -141,14 +146,15 @@ int Conv2d(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
            FerryKernelError* error) {
   ConvGeometry g{};
   if (Validate(attrs, args, num_args, &g, error) != 0) return -1;
-  float* out = DataAs<float>(*args[2]);
-  if (internal::NumElements(*args[2]) == 0) return 0;
+  float* out = DataAs<float>(*args[num_args - 1]);
+  if (internal::NumElements(*args[num_args - 1]) == 0) return 0;
   const float* data = DataAs<const float>(*args[0]);
   const float* weight = DataAs<const float>(*args[1]);
   const int64_t group_c = g.c / g.groups, group_o = g.o / g.groups;
   const int64_t k = group_c * g.kh * g.kw, spatial = g.oh * g.ow;
   if (k == 0) {
     memset(out, 0, sizeof(float) * g.n * g.o * spatial);
+    internal::ApplyEpilogue(attrs.epilogue, args + 2, out, g.n, g.o, spatial);
     return 0;
   }
   // A 1x1 kernel with unit strides and no padding reads the image as its own column matrix.
@@ -180,6 +186,7 @@ int Conv2d(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
                   static_cast<int>(k), b, static_cast<int>(spatial), 0.0f,
                   out + (n * g.o + grp * group_o) * spatial, static_cast<int>(spatial));
     }
+    internal::ApplyEpilogue(attrs.epilogue, args + 2, out + n * g.o * spatial, 1, g.o, spatial);
   }
   return 0;
 }

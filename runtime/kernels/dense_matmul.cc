@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "runtime/kernels/epilogue.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
 
@@ -35,32 +36,50 @@ void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const flo
 
 }  // namespace
 
-int Dense(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
-  constexpr const char* kName = "dense";
-  if (CheckArgs(kName, args, num_args, 3, 3, error) != 0 ||
-      CheckFloat32(kName, args, num_args, error) != 0) {
+namespace {
+
+int DenseWithEpilogue(const char* name, const Epilogue& epilogue, DLTensor* const* args,
+                      int32_t num_args, FerryKernelError* error) {
+  const int32_t arity = 3 + internal::EpilogueArgCount(epilogue);
+  if (CheckArgs(name, args, num_args, arity, arity, error) != 0 ||
+      CheckFloat32(name, args, num_args, error) != 0) {
     return -1;
   }
   const DLTensor& data = *args[0];
   const DLTensor& weight = *args[1];
-  const DLTensor& out = *args[2];
-  if (data.ndim != 2) return Fail(error, kName, "data must be 2-D, got rank %d", data.ndim);
+  const DLTensor& out = *args[num_args - 1];
+  if (data.ndim != 2) return Fail(error, name, "data must be 2-D, got rank %d", data.ndim);
   if (weight.ndim != 2) {
-    return Fail(error, kName, "weight must be 2-D, got rank %d", weight.ndim);
+    return Fail(error, name, "weight must be 2-D, got rank %d", weight.ndim);
   }
   int64_t m = data.shape[0], k = data.shape[1], n = weight.shape[0];
   if (weight.shape[1] != k) {
-    return Fail(error, kName, "weight shape %s does not match data shape %s (K = %lld)",
+    return Fail(error, name, "weight shape %s does not match data shape %s (K = %lld)",
                 FormatShape(weight).text, FormatShape(data).text, static_cast<long long>(k));
   }
   const int64_t expected[2] = {m, n};
-  if (CheckShape(kName, "output", out, expected, 2, error) != 0) return -1;
+  if (CheckShape(name, "output", out, expected, 2, error) != 0 ||
+      internal::CheckEpilogue(name, epilogue, args + 2, n, error) != 0) {
+    return -1;
+  }
   if (!FitsBlasInt(m) || !FitsBlasInt(n) || !FitsBlasInt(k)) {
-    return Fail(error, kName, "dimensions exceed the BLAS integer range");
+    return Fail(error, name, "dimensions exceed the BLAS integer range");
   }
   Gemm(false, true, m, n, k, DataAs<const float>(data), DataAs<const float>(weight),
        DataAs<float>(out));
+  internal::ApplyEpilogue(epilogue, args + 2, DataAs<float>(out), m, n, 1);
   return 0;
+}
+
+}  // namespace
+
+int Dense(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
+  return DenseWithEpilogue("dense", Epilogue{}, args, num_args, error);
+}
+
+int FusedDense(const DenseAttrs& attrs, DLTensor* const* args, int32_t num_args,
+               FerryKernelError* error) {
+  return DenseWithEpilogue("dense", attrs.epilogue, args, num_args, error);
 }
 
 int Matmul(const MatmulAttrs& attrs, DLTensor* const* args, int32_t num_args,

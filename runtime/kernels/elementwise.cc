@@ -1,6 +1,7 @@
 // Unary element-wise kernels (relu, sigmoid, tanh, clip) and bias_add.
 #include <cmath>
 
+#include "runtime/kernels/epilogue.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
 
@@ -30,7 +31,7 @@ int Unary(const char* name, DLTensor* const* args, int32_t num_args, FerryKernel
 }  // namespace
 
 int Relu(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
-  return Unary("relu", args, num_args, error, [](float x) { return x > 0.0f ? x : 0.0f; });
+  return Unary("relu", args, num_args, error, internal::ReluApply);
 }
 
 int Sigmoid(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
@@ -49,7 +50,7 @@ int Clip(const ClipAttrs& attrs, DLTensor* const* args, int32_t num_args,
   }
   const float lo = static_cast<float>(attrs.min), hi = static_cast<float>(attrs.max);
   return Unary("clip", args, num_args, error,
-               [lo, hi](float x) { return x < lo ? lo : (x > hi ? hi : x); });
+               [lo, hi](float x) { return internal::ClipApply(x, lo, hi); });
 }
 
 int BiasAdd(const BiasAddAttrs& attrs, DLTensor* const* args, int32_t num_args,

@@ -35,6 +35,29 @@ struct MatmulAttrs {
 int Matmul(const MatmulAttrs& attrs, DLTensor* const* args, int32_t num_args,
            FerryKernelError* error);
 
+// An epilogue fused into conv2d or dense: applied to every output element of channel c, in
+// this order, with exactly the arithmetic of the bias_add, batch_norm, relu and clip kernels
+// run as separate nodes (the results are bit-identical). Each enabled step takes extra
+// inputs after the weight, each of shape [channels]: bias; then gamma, beta, moving_mean,
+// moving_var for batch_norm.
+enum class Activation : int32_t { kNone, kRelu, kClip };
+struct Epilogue {
+  bool bias = false;
+  bool batch_norm = false;
+  double epsilon = 1e-5;  // batch_norm's
+  Activation activation = Activation::kNone;
+  double clip_min = 0.0;
+  double clip_max = 6.0;
+};
+
+// dense with an epilogue (channels are the N columns of the output): data, weight,
+// [epilogue inputs], out.
+struct DenseAttrs {
+  Epilogue epilogue;
+};
+int FusedDense(const DenseAttrs& attrs, DLTensor* const* args, int32_t num_args,
+               FerryKernelError* error);
+
 // conv2d, NCHW: data [N, C, H, W], weight [O, C / groups, KH, KW] -> out [N, O, OH, OW] with
 // OH = (H + pad_top + pad_bottom - dilation_h * (KH - 1) - 1) / stride_h + 1 (same for W).
 // O must be divisible by groups. Implemented as im2col + cblas_sgemm per group.
@@ -43,6 +66,7 @@ struct Conv2dAttrs {
   int64_t padding[4] = {0, 0, 0, 0};  // top, left, bottom, right
   int64_t dilation[2] = {1, 1};
   int64_t groups = 1;
+  Epilogue epilogue;  // its inputs follow the weight
 };
 int Conv2d(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
            FerryKernelError* error);
@@ -125,6 +149,153 @@ struct SoftmaxAttrs {
 };
 int Softmax(const SoftmaxAttrs& attrs, DLTensor* const* args, int32_t num_args,
             FerryKernelError* error);
+
+
+// ---- Operators added for ONNX import (unary.cc, broadcast.cc, pooling.cc, softmax.cc,
+// reduce.cc, slice_pad.cc, gather.cc, cast.cc, conv2d_transpose.cc, resize.cc, layer_norm.cc).
+// Same contract as above. ----
+
+// Unary float32 element-wise, in -> out of the same shape:
+//   neg: -x   exp: e^x   sqrt: sqrt(x)   erf: erf(x)
+//   leaky_relu: x >= 0 ? x : alpha * x
+//   hard_sigmoid: max(0, min(1, alpha * x + beta))
+//   hard_swish: x * max(0, min(1, x / 6 + 0.5))   (ONNX HardSwish)
+//   identity: x
+//   log: ln(x)   abs: |x|   reciprocal: 1 / x
+enum class UnaryOp : int32_t {
+  kNeg, kExp, kSqrt, kErf, kLeakyRelu, kHardSigmoid, kHardSwish, kIdentity, kLog, kAbs,
+  kReciprocal,
+};
+struct UnaryAttrs {
+  UnaryOp op = UnaryOp::kIdentity;
+  double alpha = 0.0;
+  double beta = 0.0;
+};
+int Unary(const UnaryAttrs& attrs, DLTensor* const* args, int32_t num_args,
+          FerryKernelError* error);
+
+// More binary float32 element-wise kernels with numpy broadcasting (as Add / Mul):
+// out = a - b, a / b (IEEE: x/0 is inf or nan), pow(a, b) (std::pow on floats).
+int Sub(DLTensor* const* args, int32_t num_args, FerryKernelError* error);
+int Div(DLTensor* const* args, int32_t num_args, FerryKernelError* error);
+int Pow(DLTensor* const* args, int32_t num_args, FerryKernelError* error);
+
+// global_max_pool2d: data [N, C, H, W] -> out [N, C, 1, 1] (max over each plane; H*W must be
+// > 0).
+int GlobalMaxPool2d(DLTensor* const* args, int32_t num_args, FerryKernelError* error);
+
+// log_softmax along axis: x - max - log(sum(exp(x - max))), numerically stable.
+int LogSoftmax(const SoftmaxAttrs& attrs, DLTensor* const* args, int32_t num_args,
+               FerryKernelError* error);
+
+// reduce_sum / reduce_mean over the axes flagged in `reduce` (reduce[i] != 0 reduces input
+// dimension i; ndim must equal the input's rank). The output holds the product of the kept
+// dimensions in their order (keepdims only changes the shape the caller allocates, so the
+// output's element count is checked, not its shape). Accumulates in double. Reducing an empty
+// axis gives 0 for sum and NaN for mean.
+struct ReduceAttrs {
+  int64_t ndim = 0;
+  int64_t reduce[kMaxDims] = {};
+};
+int ReduceSum(const ReduceAttrs& attrs, DLTensor* const* args, int32_t num_args,
+              FerryKernelError* error);
+int ReduceMean(const ReduceAttrs& attrs, DLTensor* const* args, int32_t num_args,
+               FerryKernelError* error);
+
+// slice: in -> out with out[i0, i1, ...] = in[starts[0] + i0 * steps[0], ...]. `starts` are
+// already normalised by the caller (in range for the elements that are read), steps are
+// non-zero (negative walks backwards); ndim equals the input's rank and the output's rank; the
+// output's shape gives the counts. Any dtype (copies elements). Every read index is checked
+// against the input's bounds; an out-of-range read is an error, not a crash.
+struct SliceAttrs {
+  int64_t ndim = 0;
+  int64_t starts[kMaxDims] = {};
+  int64_t steps[kMaxDims] = {};
+};
+int Slice(const SliceAttrs& attrs, DLTensor* const* args, int32_t num_args,
+          FerryKernelError* error);
+
+// pad (float32): in -> out with out.shape[i] = in.shape[i] + before[i] + after[i] (given by
+// the output's shape; before/after may be negative, which crops). constant mode fills with
+// `value`; reflect mirrors without repeating the edge (needs in.shape[i] >= 2 where padded;
+// pads longer than in.shape[i] - 1 keep mirroring, as numpy); edge repeats the edge element
+// (needs in.shape[i] >= 1 where padded). A crop may remove at most the whole dimension.
+enum class PadMode : int32_t { kConstant, kReflect, kEdge };
+struct PadAttrs {
+  int64_t ndim = 0;
+  int64_t before[kMaxDims] = {};
+  PadMode mode = PadMode::kConstant;
+  double value = 0.0;
+};
+int Pad(const PadAttrs& attrs, DLTensor* const* args, int32_t num_args, FerryKernelError* error);
+
+// gather: data (any dtype), indices (int32 or int64, any shape) -> out with shape
+// data.shape[:axis] + indices.shape + data.shape[axis+1:]. Negative indices count from the
+// end; an index outside [-n, n) is an error naming it.
+struct GatherAttrs {
+  int64_t axis = 0;
+};
+int Gather(const GatherAttrs& attrs, DLTensor* const* args, int32_t num_args,
+           FerryKernelError* error);
+
+// cast: in -> out of the same shape, converting each element to out's dtype. Supported dtypes
+// on both sides: float32, float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+// bool (DLPack code 6, 8 bits). Float to integer truncates toward zero (values out of the
+// target's range are undefined in C++, so they are clamped to it; NaN becomes 0); to bool is
+// x != 0 (NaN is true); from bool, any non-zero byte is true. Integer to integer wraps modulo
+// 2^bits (numpy's behaviour).
+int Cast(DLTensor* const* args, int32_t num_args, FerryKernelError* error);
+
+// conv2d_transpose, NCHW: data [N, C, H, W], weight [C, O / groups, KH, KW] -> out
+// [N, O, OH, OW] with OH = (H - 1) * stride_h - pad_top - pad_bottom + dilation_h * (KH - 1)
+// + output_padding_h + 1 (same for W). C must be divisible by groups. The gradient of conv2d
+// (GEMM into columns, then col2im accumulation).
+struct Conv2dTransposeAttrs {
+  int64_t strides[2] = {1, 1};
+  int64_t padding[4] = {0, 0, 0, 0};  // top, left, bottom, right
+  int64_t dilation[2] = {1, 1};
+  int64_t output_padding[2] = {0, 0};
+  int64_t groups = 1;
+};
+int Conv2dTranspose(const Conv2dTransposeAttrs& attrs, DLTensor* const* args, int32_t num_args,
+                    FerryKernelError* error);
+
+// resize_nearest: in -> out of the same rank (any float32 shape; the output's shape gives the
+// sizes). For each axis, output index o maps to input coordinate x by `coordinate_mode`
+// (ONNX Resize's coordinate_transformation_mode, with scale[i] = the ONNX scale, i.e.
+// out / in when sizes were given):
+//   half_pixel: (o + 0.5) / scale - 0.5    asymmetric: o / scale
+//   pytorch_half_pixel: out > 1 ? (o + 0.5) / scale - 0.5 : 0
+//   align_corners: out == 1 ? 0 : o * (in - 1) / (out - 1)
+//   tf_half_pixel_for_nn: (o + 0.5) / scale
+// then to an index by `nearest_mode` (round_prefer_floor: ceil(x - 0.5) ... as ONNX:
+// round_prefer_floor rounds .5 down, round_prefer_ceil rounds .5 up, floor, ceil), clamped
+// to [0, in - 1]. Coordinates are computed in double. Scales must be positive and finite
+// except with align_corners, which ignores them. An empty input axis cannot grow.
+enum class ResizeCoordinateMode : int32_t {
+  kHalfPixel, kAsymmetric, kPytorchHalfPixel, kAlignCorners, kTfHalfPixelForNn,
+};
+enum class ResizeNearestMode : int32_t { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
+struct ResizeNearestAttrs {
+  int64_t ndim = 0;
+  double scales[kMaxDims] = {};
+  ResizeCoordinateMode coordinate_mode = ResizeCoordinateMode::kHalfPixel;
+  ResizeNearestMode nearest_mode = ResizeNearestMode::kRoundPreferFloor;
+};
+int ResizeNearest(const ResizeNearestAttrs& attrs, DLTensor* const* args, int32_t num_args,
+                  FerryKernelError* error);
+
+// layer_norm: data, scale, [bias], out. Normalises over the dimensions [axis, rank) (negative
+// axis counts from the end): y = (x - mean) / sqrt(var + epsilon) * scale + bias, with the
+// biased variance, mean and variance accumulated in double. scale and bias hold exactly the
+// product of the normalised dimensions' elements (any shape with that count, laid out
+// row-major over those dimensions). epsilon must be non-negative and finite.
+struct LayerNormAttrs {
+  int64_t axis = -1;
+  double epsilon = 1e-5;
+};
+int LayerNorm(const LayerNormAttrs& attrs, DLTensor* const* args, int32_t num_args,
+              FerryKernelError* error);
 
 }  // namespace ferry::kernels
 

@@ -1,4 +1,5 @@
-// Pooling kernels (NCHW): max_pool2d, avg_pool2d and global_avg_pool2d, as plain loops.
+// Pooling kernels (NCHW): max_pool2d, avg_pool2d, global_avg_pool2d and global_max_pool2d,
+// as plain loops.
 #include <limits>
 
 #include "runtime/kernels/kernel_util.h"
@@ -176,6 +177,39 @@ int GlobalAvgPool2d(DLTensor* const* args, int32_t num_args, FerryKernelError* e
     const float* plane = in + p * size;
     for (int64_t i = 0; i < size; ++i) sum += plane[i];
     out[p] = size == 0 ? 0.0f : static_cast<float>(sum / size);
+  }
+  return 0;
+}
+
+// NaN propagates, as in max_pool2d. An empty spatial plane (H * W == 0) is an error.
+int GlobalMaxPool2d(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
+  constexpr const char* kName = "global_max_pool2d";
+  if (internal::CheckArgs(kName, args, num_args, 2, 2, error) != 0 ||
+      internal::CheckFloat32(kName, args, num_args, error) != 0) {
+    return -1;
+  }
+  const DLTensor& data = *args[0];
+  if (data.ndim != 4) {
+    return Fail(error, kName, "data must be 4-D NCHW, got rank %d", data.ndim);
+  }
+  const int64_t expected[4] = {data.shape[0], data.shape[1], 1, 1};
+  if (internal::CheckShape(kName, "output", *args[1], expected, 4, error) != 0) return -1;
+  const int64_t planes = data.shape[0] * data.shape[1];
+  const int64_t size = data.shape[2] * data.shape[3];
+  if (size == 0) {
+    return Fail(error, kName, "data shape %s has an empty spatial plane",
+                internal::FormatShape(data).text);
+  }
+  const float* in = DataAs<const float>(data);
+  float* out = DataAs<float>(*args[1]);
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* plane = in + p * size;
+    float best = plane[0];
+    for (int64_t i = 1; i < size; ++i) {
+      const float v = plane[i];
+      if (v > best || v != v) best = v;
+    }
+    out[p] = best;
   }
   return 0;
 }
