@@ -28,6 +28,9 @@ Status TimeCommand(std::span<const std::string> args, std::ostream& out);
 Status StatusCommand(std::span<const std::string> args, std::ostream& out);
 // ferry demo [--model NAME ...] [--workdir DIR]
 Status DemoCommand(std::span<const std::string> args, std::ostream& out);
+// ferry onnx-test [SUITE_DIR ...] [--filter TEXT] [--executor graph|aot] [--verbose]
+//                 [--markdown FILE]
+Status OnnxTestCommand(std::span<const std::string> args, std::ostream& out);
 // ferry inspect LIB
 Status InspectCommand(std::span<const std::string> args, std::ostream& out);
 

@@ -160,8 +160,8 @@ StatusOr<OpLowering> LowerConv2dTranspose(Inputs in, const Attrs& attrs) {
   }
   Shape out = {data[0], weight[1] * groups, 0, 0};
   for (int axis = 0; axis < 2; ++axis) {
-    if (output_padding[axis] < 0 || output_padding[axis] >= std::max(w.strides[axis], w.dilation[axis])) {
-      return InvalidArgumentError("output_padding must be smaller than the stride or dilation");
+    if (output_padding[axis] < 0 || output_padding[axis] > kernels::internal::kMaxAttrValue) {
+      return InvalidArgumentError("output_padding must be in [0, 2^30]");
     }
     out[2 + axis] = (data[2 + axis] - 1) * w.strides[axis] - w.padding[axis] -
                     w.padding[axis + 2] + w.dilation[axis] * (weight[2 + axis] - 1) +

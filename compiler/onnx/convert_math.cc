@@ -44,6 +44,23 @@ Status ConvertBinary(NodeContext& ctx) {
   for (char& c : op) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   ASSIGN_OR_RETURN(Value a, ctx.In(0));
   ASSIGN_OR_RETURN(Value b, ctx.In(1));
+  if (ctx.opset() < 7) {
+    // Legacy broadcasting: with broadcast=1, B's dimensions line up with A's from `axis` on
+    // (default: the trailing ones, as in numpy).
+    ASSIGN_OR_RETURN(int64_t broadcast, ctx.attrs().Int("broadcast", 0));
+    const int64_t a_rank = static_cast<int64_t>(a.info.shape.size());
+    const int64_t b_rank = static_cast<int64_t>(b.info.shape.size());
+    ASSIGN_OR_RETURN(int64_t axis, ctx.attrs().Int("axis", a_rank - b_rank));
+    if (broadcast != 0 && b_rank > 0 && b_rank < a_rank) {
+      ASSIGN_OR_RETURN(axis, NormalizeOnnxAxis(axis, a_rank));
+      if (axis + b_rank > a_rank) return InvalidArgumentError("axis does not fit B's rank");
+      Shape aligned = b.info.shape;
+      aligned.resize(static_cast<size_t>(a_rank - axis), 1);
+      ASSIGN_OR_RETURN(b, ReshapeTo(ctx, b, aligned));
+    } else if (broadcast == 0 && a.info.shape != b.info.shape) {
+      return InvalidArgumentError("shapes differ and broadcast=0");
+    }
+  }
   // Pow takes an exponent of another type; a constant one is converted once, here.
   if (op == "pow" && a.info.dtype == DataType::Float32() && !(b.info.dtype == a.info.dtype) &&
       b.is_constant()) {
@@ -54,6 +71,10 @@ Status ConvertBinary(NodeContext& ctx) {
 }
 
 Status ConvertClip(NodeContext& ctx) {
+  ASSIGN_OR_RETURN(Value x, ctx.In(0));
+  if (!(x.info.dtype == DataType::Float32())) {
+    return UnimplementedError("Clip of " + x.info.dtype.ToString() + " (only float32)");
+  }
   double lo = -std::numeric_limits<double>::infinity();
   double hi = std::numeric_limits<double>::infinity();
   if (ctx.opset() < 11) {
@@ -67,7 +88,6 @@ Status ConvertClip(NodeContext& ctx) {
       (i == 1 ? lo : hi) = bound[0];
     }
   }
-  ASSIGN_OR_RETURN(Value x, ctx.In(0));
   if (!(lo <= hi)) {
     // ONNX: every element becomes max when min > max.
     lo = hi;
@@ -88,8 +108,8 @@ Status ConvertSoftmax(NodeContext& ctx) {
   }
   // Before opset 13 the input is coerced to 2-D at `axis` and normalised along its rows.
   ASSIGN_OR_RETURN(int64_t axis_attr, ctx.attrs().Int("axis", 1));
-  ASSIGN_OR_RETURN(int64_t axis, NormalizeOnnxAxis(axis_attr, rank + 1));
-  if (axis > rank) return InvalidArgumentError("axis out of range");
+  const int64_t axis = axis_attr < 0 ? axis_attr + rank : axis_attr;
+  if (axis < 0 || axis > rank) return InvalidArgumentError("axis out of range");
   const Shape& s = x.info.shape;
   const int64_t outer = std::accumulate(s.begin(), s.begin() + axis, int64_t{1}, std::multiplies<>());
   const int64_t inner = std::accumulate(s.begin() + axis, s.end(), int64_t{1}, std::multiplies<>());

@@ -161,7 +161,11 @@ Status ConvertConvTranspose(NodeContext& ctx) {
       const int64_t total = w.strides[axis] * (spatial[i] - 1) + output_padding[i] +
                             (kernel[i] - 1) * w.dilations[axis] + 1 - output_shape[i];
       if (total < 0) {
-        return UnimplementedError("output_shape larger than the full transposed convolution");
+        // A larger output than the full transposed convolution: the extra rows or columns
+        // at the end only receive the bias, as output_padding would give them.
+        output_padding[i] -= total;
+        w.pads[axis] = w.pads[axis + 2] = 0;
+        continue;
       }
       const bool upper = auto_pad == "SAME_UPPER";
       w.pads[axis] = upper ? total / 2 : total - total / 2;
@@ -185,6 +189,9 @@ Status ConvertConvTranspose(NodeContext& ctx) {
 
 Status ConvertGemm(NodeContext& ctx) {
   NodeAttributes& a = ctx.attrs();
+  // Opsets < 7: C broadcasts when broadcast=1, else has the output's shape; numpy
+  // broadcasting covers both.
+  a.Ignore("broadcast");
   ASSIGN_OR_RETURN(double alpha, a.Float("alpha", 1.0));
   ASSIGN_OR_RETURN(double beta, a.Float("beta", 1.0));
   ASSIGN_OR_RETURN(int64_t trans_a, a.Int("transA", 0));
@@ -255,6 +262,8 @@ Status ConvertBatchNormalization(NodeContext& ctx) {
   a.Ignore("momentum");  // only updates running statistics in training
   ASSIGN_OR_RETURN(int64_t spatial, a.Int("spatial", 1));
   ASSIGN_OR_RETURN(int64_t training, a.Int("training_mode", 0));
+  ASSIGN_OR_RETURN(int64_t is_test, a.Int("is_test", ctx.opset() < 7 ? 0 : 1));  // opsets < 7
+  if (is_test == 0) training = 1;
   if (spatial != 1) return UnimplementedError("spatial=0 (per-activation statistics)");
   if (training != 0 || ctx.OutputUsed(1) || ctx.OutputUsed(2) || ctx.OutputUsed(3) ||
       ctx.OutputUsed(4)) {
@@ -313,11 +322,8 @@ Status ConvertGlobalAveragePool(NodeContext& ctx) { return ConvertGlobalPool(ctx
 Status ConvertGlobalMaxPool(NodeContext& ctx) { return ConvertGlobalPool(ctx, true); }
 
 Status ConvertLayerNormalization(NodeContext& ctx) {
-  if (ctx.OutputUsed(1) || ctx.OutputUsed(2)) {
-    return UnimplementedError("the Mean and InvStdDev outputs");
-  }
   NodeAttributes& a = ctx.attrs();
-  ASSIGN_OR_RETURN(int64_t axis, a.Int("axis", -1));
+  ASSIGN_OR_RETURN(int64_t axis_attr, a.Int("axis", -1));
   ASSIGN_OR_RETURN(double epsilon, a.Float("epsilon", 1e-5));
   ASSIGN_OR_RETURN(int64_t stash_type, a.Int("stash_type", 1));
   if (stash_type != 1) return UnimplementedError("stash_type other than float32");
@@ -328,8 +334,27 @@ Status ConvertLayerNormalization(NodeContext& ctx) {
       inputs.push_back(v);
     }
   }
-  ASSIGN_OR_RETURN(Value y, ctx.Apply("layer_norm", inputs, {{"axis", axis}, {"epsilon", epsilon}}));
-  return ctx.SetOutput(0, y);
+  ASSIGN_OR_RETURN(Value y, ctx.Apply("layer_norm", inputs,
+                                      {{"axis", axis_attr}, {"epsilon", epsilon}}));
+  RETURN_IF_ERROR(ctx.SetOutput(0, y));
+  if (!ctx.OutputUsed(1) && !ctx.OutputUsed(2)) return Status::Ok();
+  // Mean and InvStdDev, with the normalised dimensions kept as 1.
+  const Value& x = inputs[0];
+  const int64_t rank = static_cast<int64_t>(x.info.shape.size());
+  ASSIGN_OR_RETURN(int64_t axis, NormalizeOnnxAxis(axis_attr, rank));
+  Shape axes;
+  for (int64_t i = axis; i < rank; ++i) axes.push_back(i);
+  const Attrs reduce = {{"axes", axes}, {"keepdims", int64_t{1}}};
+  ASSIGN_OR_RETURN(Value mean, ctx.Apply("reduce_mean", {x}, reduce));
+  ASSIGN_OR_RETURN(Value centred, ctx.Apply("sub", {x, mean}));
+  ASSIGN_OR_RETURN(Value squared, ctx.Apply("mul", {centred, centred}));
+  ASSIGN_OR_RETURN(Value variance, ctx.Apply("reduce_mean", {squared}, reduce));
+  ASSIGN_OR_RETURN(Value eps, ScalarConstant(ctx, static_cast<float>(epsilon)));
+  ASSIGN_OR_RETURN(Value shifted, ctx.Apply("add", {variance, eps}));
+  ASSIGN_OR_RETURN(Value deviation, ctx.Apply("sqrt", {shifted}));
+  ASSIGN_OR_RETURN(Value inverse, ctx.Apply("reciprocal", {deviation}));
+  RETURN_IF_ERROR(ctx.SetOutput(1, mean));
+  return ctx.SetOutput(2, inverse);
 }
 
 }  // namespace ferry::compiler::onnx_import

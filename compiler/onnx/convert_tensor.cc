@@ -248,7 +248,6 @@ Status ConvertIdentity(NodeContext& ctx) {
 }
 
 Status ConvertDropout(NodeContext& ctx) {
-  if (ctx.OutputUsed(1)) return UnimplementedError("the mask output");
   ctx.attrs().Ignore("seed");
   ctx.attrs().Ignore("ratio");  // inference: Dropout is the identity whatever the ratio
   ASSIGN_OR_RETURN(int64_t is_test, ctx.attrs().Int("is_test", 1));
@@ -260,7 +259,14 @@ Status ConvertDropout(NodeContext& ctx) {
     }
   }
   ASSIGN_OR_RETURN(Value x, ctx.In(0));
-  return ctx.SetOutput(0, x);
+  RETURN_IF_ERROR(ctx.SetOutput(0, x));
+  if (!ctx.OutputUsed(1)) return Status::Ok();
+  // In inference every element is kept: the mask is all true.
+  if (ctx.opset() < 7) return UnimplementedError("the mask output of opsets < 7");
+  ASSIGN_OR_RETURN(NDArray mask, NDArray::Empty(x.info.shape, DataType::Bool(), Device::Cpu()));
+  std::memset(mask.data(), 1, mask.NumBytes());
+  ASSIGN_OR_RETURN(Value mask_value, ctx.Constant(std::move(mask)));
+  return ctx.SetOutput(1, mask_value);
 }
 
 Status ConvertCast(NodeContext& ctx) {

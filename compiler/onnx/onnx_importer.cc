@@ -128,6 +128,8 @@ Status ConvertNode(ImportContext& ctx, const onnx::NodeProto& node, int index) {
     return UnimplementedError(label + ": operator " + node.op_type() + " is not supported");
   }
   NodeContext node_ctx(ctx, node, base);
+  // A memory-reuse hint of opsets 1-5 with no effect on results.
+  node_ctx.attrs().Ignore("consumed_inputs");
   Status converted = converter->convert(node_ctx);
   if (converted.ok()) converted = node_ctx.attrs().CheckAllRead();
   return converted.WithContext(label);

@@ -6,7 +6,7 @@
 //   options.input_shapes["data"] = {1, 3, 224, 224};  // fixes dynamic dimensions
 //   ASSIGN_OR_RETURN(Model model, ImportOnnxFile("resnet18.onnx", options));
 //
-// Import parses and checks the model (onnx::checker), reads opsets 7-17 of the default
+// Import parses and checks the model (onnx::checker), reads opsets 1-17 of the default
 // domain, infers every shape and dtype statically, folds constants (initializers, Constant
 // nodes, shape subgraphs: any node whose inputs are all known is evaluated with Ferry's own
 // kernels) and then optimises the graph (passes.h): fusion of conv2d / dense with bias,
@@ -28,7 +28,9 @@ class ModelProto;
 
 namespace ferry::compiler::onnx_import {
 
-inline constexpr int64_t kMinOpset = 7;
+// Opsets 7-17 are supported; older models (down to opset 1) import where their operators'
+// legacy attributes (broadcast, is_test, consumed_inputs) have a faithful meaning.
+inline constexpr int64_t kMinOpset = 1;
 inline constexpr int64_t kMaxOpset = 17;
 
 struct OnnxImportOptions {

@@ -109,15 +109,32 @@ StatusOr<NDArray> TensorFromProto(const TensorProto& proto) {
   StatusOr<DataType> dtype = DataTypeFromOnnx(proto.data_type());
   if (!dtype.ok()) return dtype.status().WithContext(label);
   std::vector<int64_t> shape(proto.dims().begin(), proto.dims().end());
+  StatusOr<int64_t> count = ShapeNumElements(shape);
+  if (!count.ok()) return count.status().WithContext(label);
+  // Check the data's size before allocating: a corrupt header must not allocate terabytes.
+  if (proto.has_raw_data()) {
+    const uint64_t needed = static_cast<uint64_t>(*count) * dtype->bytes();
+    if (*count > 0 && needed / static_cast<uint64_t>(*count) != dtype->bytes()) {
+      return InvalidArgumentError(label + " is too large");
+    }
+    if (proto.raw_data().size() != needed) {
+      return InvalidArgumentError(label + " has " + std::to_string(proto.raw_data().size()) +
+                                  " bytes of raw_data; " + dtype->ToString() +
+                                  ShapeToString(shape) + " needs " + std::to_string(needed));
+    }
+  } else {
+    const int64_t typed = proto.float_data_size() + proto.double_data_size() +
+                          proto.int32_data_size() + proto.int64_data_size() +
+                          proto.uint64_data_size();
+    if (typed != *count) {
+      return InvalidArgumentError(label + " holds " + std::to_string(typed) + " values for " +
+                                  ShapeToString(shape) + " (" + std::to_string(*count) +
+                                  " elements)");
+    }
+  }
   StatusOr<NDArray> array = NDArray::Empty(shape, *dtype, Device::Cpu());
   if (!array.ok()) return array.status().WithContext(label);
   if (proto.has_raw_data()) {
-    if (proto.raw_data().size() != array->NumBytes()) {
-      return InvalidArgumentError(label + " has " + std::to_string(proto.raw_data().size()) +
-                                  " bytes of raw_data; " + dtype->ToString() +
-                                  ShapeToString(shape) + " needs " +
-                                  std::to_string(array->NumBytes()));
-    }
     if (array->NumBytes() > 0) std::memcpy(array->data(), proto.raw_data().data(), array->NumBytes());
     return *array;
   }
