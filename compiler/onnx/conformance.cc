@@ -88,8 +88,10 @@ std::optional<PreparedCase> Prepare(const fs::path& dir, size_t index, CaseResul
     if (initializers.count(input.name())) continue;
     if (!input.type().has_tensor_type()) {
       result.outcome = Outcome::kUnsupported;
-      result.reason = "input '" + input.name() + "' is not a tensor (sequence and optional "
-                      "types are not supported)";
+      result.reason = UnimplementedError("input '" + input.name() +
+                                         "' is not a tensor (sequence and optional types are "
+                                         "not supported)")
+                          .ToString();
       return std::nullopt;
     }
     prepared.input_names.push_back(input.name());
