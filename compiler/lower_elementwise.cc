@@ -85,10 +85,20 @@ StatusOr<OpLowering> LowerBinary(const std::string& op, Inputs in, const Attrs& 
                     {"pow", "Pow", &kernels::Pow}};
   RETURN_IF_ERROR(CheckKnownAttrs(attrs, {}));
   RETURN_IF_ERROR(CheckArity(in, 2, 2));
-  RETURN_IF_ERROR(CheckFloat32(in));
+  const DataType t = in[0].dtype;
+  const bool supported = t.lanes == 1 && ((t.code == kDLFloat && (t.bits == 32 || t.bits == 64)) ||
+                                          ((t.code == kDLInt || t.code == kDLUInt) &&
+                                           (t.bits == 8 || t.bits == 16 || t.bits == 32 ||
+                                            t.bits == 64)));
+  if (!supported) return UnimplementedError("input 0 is " + t.ToString() + "; " + op +
+                                            " supports float32/64 and 8-64 bit integers");
+  if (!(in[1].dtype == t)) {
+    return InvalidArgumentError("operands are " + t.ToString() + " and " +
+                                in[1].dtype.ToString() + "; they must have one dtype");
+  }
   ASSIGN_OR_RETURN(Shape out, BroadcastShapes(in[0].shape, in[1].shape));
   for (const auto& entry : kBinaryOps) {
-    if (op == entry.op) return Plain(TensorInfo{out, DataType::Float32()}, entry.kernel, entry.fn);
+    if (op == entry.op) return Plain(TensorInfo{out, t}, entry.kernel, entry.fn);
   }
   return NotFoundError("unknown binary operator '" + op + "'");
 }

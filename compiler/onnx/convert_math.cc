@@ -39,6 +39,28 @@ Status ConvertUnary(NodeContext& ctx) {
   return InternalError("no unary conversion for " + type);
 }
 
+namespace {
+
+Attrs CastTo(DataType t) { return {{"code", int64_t{t.code}}, {"bits", int64_t{t.bits}}}; }
+
+// Pow(T x, T1 y) -> T with T1 != T, as numpy computes it: an integer base with a float
+// exponent in float64, anything else with the exponent converted to the base's type.
+Status ConvertMixedPow(NodeContext& ctx, Value a, Value b) {
+  const DataType base = a.info.dtype;
+  if (base.code != kDLFloat && b.info.dtype.code == kDLFloat) {
+    ASSIGN_OR_RETURN(a, ctx.Apply("cast", {a}, CastTo(DataType::Float64())));
+    ASSIGN_OR_RETURN(b, ctx.Apply("cast", {b}, CastTo(DataType::Float64())));
+    ASSIGN_OR_RETURN(Value p, ctx.Apply("pow", {a, b}));
+    ASSIGN_OR_RETURN(Value y, ctx.Apply("cast", {p}, CastTo(base)));
+    return ctx.SetOutput(0, y);
+  }
+  ASSIGN_OR_RETURN(b, ctx.Apply("cast", {b}, CastTo(base)));
+  ASSIGN_OR_RETURN(Value y, ctx.Apply("pow", {a, b}));
+  return ctx.SetOutput(0, y);
+}
+
+}  // namespace
+
 Status ConvertBinary(NodeContext& ctx) {
   std::string op = ctx.node().op_type();
   for (char& c : op) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -61,11 +83,7 @@ Status ConvertBinary(NodeContext& ctx) {
       return InvalidArgumentError("shapes differ and broadcast=0");
     }
   }
-  // Pow takes an exponent of another type; a constant one is converted once, here.
-  if (op == "pow" && a.info.dtype == DataType::Float32() && !(b.info.dtype == a.info.dtype) &&
-      b.is_constant()) {
-    ASSIGN_OR_RETURN(b, ctx.Apply("cast", {b}, {{"code", int64_t{kDLFloat}}, {"bits", int64_t{32}}}));
-  }
+  if (op == "pow" && !(b.info.dtype == a.info.dtype)) return ConvertMixedPow(ctx, a, b);
   ASSIGN_OR_RETURN(Value y, ctx.Apply(op, {a, b}));
   return ctx.SetOutput(0, y);
 }

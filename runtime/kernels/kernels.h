@@ -118,7 +118,9 @@ struct BatchNormAttrs {
 int BatchNorm(const BatchNormAttrs& attrs, DLTensor* const* args, int32_t num_args,
               FerryKernelError* error);
 
-// Binary element-wise with numpy broadcasting: a, b -> out (out.shape = broadcast shape).
+// Binary element-wise with numpy broadcasting: a, b -> out (out.shape = broadcast shape), all
+// three of one dtype: float32, float64, int8-64 or uint8-64. Integer arithmetic wraps around
+// like numpy's; see Div and Pow below for their integer rules.
 int Add(DLTensor* const* args, int32_t num_args, FerryKernelError* error);
 int Mul(DLTensor* const* args, int32_t num_args, FerryKernelError* error);
 
@@ -174,8 +176,10 @@ struct UnaryAttrs {
 int Unary(const UnaryAttrs& attrs, DLTensor* const* args, int32_t num_args,
           FerryKernelError* error);
 
-// More binary float32 element-wise kernels with numpy broadcasting (as Add / Mul):
-// out = a - b, a / b (IEEE: x/0 is inf or nan), pow(a, b) (std::pow on floats).
+// More binary element-wise kernels with numpy broadcasting and the dtypes of Add / Mul:
+// out = a - b; a / b (floats: IEEE, x/0 is inf or nan; integers: truncated toward zero, and
+// division by zero is an error); pow(a, b) (floats: std::pow in the element type; integers:
+// computed in double and converted back, 0 where the result is out of range).
 int Sub(DLTensor* const* args, int32_t num_args, FerryKernelError* error);
 int Div(DLTensor* const* args, int32_t num_args, FerryKernelError* error);
 int Pow(DLTensor* const* args, int32_t num_args, FerryKernelError* error);
