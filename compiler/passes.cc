@@ -81,6 +81,53 @@ bool TryExtend(const ExecGraph& g, const GraphNode& node, const Attrs& attrs, ui
   return false;
 }
 
+// Keeps the nodes flagged in `keep_node` and the entries flagged in `keep_entry` (which must
+// cover everything the kept nodes, the inputs and the outputs use), drops parameters whose
+// entry goes, and renumbers the remaining entries in their old order.
+void Compact(Model& model, const std::vector<bool>& keep_node, const std::vector<bool>& keep_entry) {
+  ExecGraph& g = model.graph;
+  std::vector<uint32_t> renumber(g.entries.size(), UINT32_MAX);
+  ExecGraph out;
+  for (size_t e = 0; e < g.entries.size(); ++e) {
+    if (!keep_entry[e]) continue;
+    renumber[e] = static_cast<uint32_t>(out.entries.size());
+    out.entries.push_back(g.entries[e]);
+  }
+  for (const NamedEntry& in : g.inputs) out.inputs.push_back({in.name, renumber[in.entry]});
+  for (const NamedEntry& p : g.params) {
+    if (keep_entry[p.entry]) {
+      out.params.push_back({p.name, renumber[p.entry]});
+    } else {
+      model.params.erase(p.name);
+    }
+  }
+  for (uint32_t e : g.outputs) out.outputs.push_back(renumber[e]);
+  std::vector<Attrs> attrs;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    if (!keep_node[n]) continue;
+    GraphNode node = std::move(g.nodes[n]);
+    for (uint32_t& e : node.inputs) e = renumber[e];
+    for (uint32_t& e : node.outputs) e = renumber[e];
+    out.nodes.push_back(std::move(node));
+    attrs.push_back(std::move(model.node_attrs[n]));
+  }
+  g = std::move(out);
+  model.node_attrs = std::move(attrs);
+}
+
+// The entries that inputs, outputs and `keep_node`'s nodes use.
+std::vector<bool> UsedEntries(const ExecGraph& g, const std::vector<bool>& keep_node) {
+  std::vector<bool> used(g.entries.size(), false);
+  for (const NamedEntry& in : g.inputs) used[in.entry] = true;
+  for (uint32_t e : g.outputs) used[e] = true;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    if (!keep_node[n]) continue;
+    for (uint32_t e : g.nodes[n].inputs) used[e] = true;
+    for (uint32_t e : g.nodes[n].outputs) used[e] = true;
+  }
+  return used;
+}
+
 }  // namespace
 
 StatusOr<int> FuseEpilogues(Model& model) {
@@ -134,67 +181,31 @@ StatusOr<int> FuseEpilogues(Model& model) {
     for (size_t i = 0; i + 1 < chain.size(); ++i) removed[chain[i]] = true;
     fused_away += static_cast<int>(chain.size());
   }
-  std::vector<GraphNode> nodes;
-  std::vector<Attrs> attrs;
-  for (size_t n = 0; n < g.nodes.size(); ++n) {
-    if (removed[n]) continue;
-    nodes.push_back(std::move(g.nodes[n]));
-    attrs.push_back(std::move(model.node_attrs[n]));
-  }
-  g.nodes = std::move(nodes);
-  model.node_attrs = std::move(attrs);
+  std::vector<bool> keep(g.nodes.size());
+  for (size_t n = 0; n < g.nodes.size(); ++n) keep[n] = !removed[n];
+  // The fused-away intermediate results go with their nodes.
+  Compact(model, keep, UsedEntries(g, keep));
   return fused_away;
 }
 
+
 StatusOr<int> RemoveDeadNodes(Model& model) {
-  ExecGraph& g = model.graph;
+  const ExecGraph& g = model.graph;
   std::vector<bool> live(g.entries.size(), false);
   for (uint32_t e : g.outputs) live[e] = true;
   std::vector<bool> keep(g.nodes.size(), false);
+  int removed = 0;
   for (size_t n = g.nodes.size(); n-- > 0;) {
     const GraphNode& node = g.nodes[n];
     keep[n] = std::any_of(node.outputs.begin(), node.outputs.end(),
                           [&](uint32_t e) { return live[e]; });
-    if (keep[n]) {
-      for (uint32_t e : node.inputs) live[e] = true;
-      for (uint32_t e : node.outputs) live[e] = true;  // written even when unread
-    }
-  }
-  for (const NamedEntry& in : g.inputs) live[in.entry] = true;
-  // Renumber the live entries in their old order.
-  std::vector<uint32_t> renumber(g.entries.size(), UINT32_MAX);
-  ExecGraph out;
-  for (size_t e = 0; e < g.entries.size(); ++e) {
-    if (!live[e]) continue;
-    renumber[e] = static_cast<uint32_t>(out.entries.size());
-    out.entries.push_back(g.entries[e]);
-  }
-  for (const NamedEntry& in : g.inputs) out.inputs.push_back({in.name, renumber[in.entry]});
-  for (const NamedEntry& p : g.params) {
-    if (live[p.entry]) {
-      out.params.push_back({p.name, renumber[p.entry]});
-    } else {
-      model.params.erase(p.name);
-    }
-  }
-  for (uint32_t e : g.outputs) out.outputs.push_back(renumber[e]);
-  std::vector<Attrs> attrs;
-  int removed = 0;
-  for (size_t n = 0; n < g.nodes.size(); ++n) {
     if (!keep[n]) {
       ++removed;
       continue;
     }
-    GraphNode node = std::move(g.nodes[n]);
-    for (uint32_t& e : node.inputs) e = renumber[e];
-    for (uint32_t& e : node.outputs) {
-      e = renumber[e];
-    }
-    out.nodes.push_back(std::move(node));
-    attrs.push_back(std::move(model.node_attrs[n]));
+    for (uint32_t e : node.inputs) live[e] = true;
   }
-  g = std::move(out);
-  model.node_attrs = std::move(attrs);
+  Compact(model, keep, UsedEntries(g, keep));
   return removed;
 }
 

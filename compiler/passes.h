@@ -11,7 +11,7 @@ namespace ferry::compiler {
 // [batch_norm] -> [relu | clip] into one node with a fused epilogue (kernels.h: Epilogue)
 // wherever each intermediate result feeds only the next node and is not a model output.
 // The fused kernel performs exactly the same float operations, so outputs are identical.
-// Returns the number of nodes removed.
+// The fused-away intermediate entries are removed. Returns the number of nodes removed.
 StatusOr<int> FuseEpilogues(Model& model);
 
 // Removes nodes whose outputs no model output depends on, then parameters nothing reads,

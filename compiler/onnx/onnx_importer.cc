@@ -3,6 +3,7 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
+#include <map>
 #include <set>
 
 #include "compiler/onnx/converters.h"
@@ -93,6 +94,18 @@ Status DefineInputs(const onnx::GraphProto& graph, const OnnxImportOptions& opti
         return InvalidArgumentError("the value bound to input '" + name + "' is " +
                                     bound->second.dtype().ToString() + "; the model expects " +
                                     dtype->ToString());
+      }
+      const auto& declared = input.type().tensor_type();
+      bool matches = !declared.has_shape() ||
+                     declared.shape().dim_size() == static_cast<int>(bound->second.ndim());
+      for (int i = 0; matches && declared.has_shape() && i < declared.shape().dim_size(); ++i) {
+        const auto& dim = declared.shape().dim(i);
+        matches = !dim.has_dim_value() || dim.dim_value() == bound->second.shape()[i];
+      }
+      if (!matches) {
+        return InvalidArgumentError("the value bound to input '" + name + "' has shape " +
+                                    ShapeToString(bound->second.shape()) +
+                                    ", which the model's declaration does not allow");
       }
       ASSIGN_OR_RETURN(Value v, ctx.MakeConstant(bound->second, name));
       RETURN_IF_ERROR(ctx.Define(name, std::move(v)));
@@ -202,14 +215,31 @@ std::vector<std::string> ConstantOperandInputs(const onnx::ModelProto& model) {
   for (const onnx::ValueInfoProto& input : model.graph().input()) {
     if (!initializers.count(input.name())) graph_inputs.insert(input.name());
   }
+  std::map<std::string, const onnx::NodeProto*> producer;
+  for (const onnx::NodeProto& node : model.graph().node()) {
+    for (const std::string& out : node.output()) producer[out] = &node;
+  }
+  // Follows a build-time operand back to the graph inputs it is computed from. Shape needs
+  // only its input's (static) shape, so the walk stops there.
+  std::set<std::string> visited;
+  std::vector<std::string> pending;
+  auto require = [&](const std::string& name) {
+    if (!name.empty() && visited.insert(name).second) pending.push_back(name);
+  };
   for (const onnx::NodeProto& node : model.graph().node()) {
     const Converter* converter = FindConverter(node.op_type());
     if (converter == nullptr) continue;
     for (int index : converter->constant_inputs) {
-      if (index < node.input_size() && graph_inputs.count(node.input(index))) {
-        result.insert(node.input(index));
-      }
+      if (index < node.input_size()) require(node.input(index));
     }
+  }
+  while (!pending.empty()) {
+    const std::string name = pending.back();
+    pending.pop_back();
+    if (graph_inputs.count(name)) result.insert(name);
+    auto it = producer.find(name);
+    if (it == producer.end() || it->second->op_type() == "Shape") continue;
+    for (const std::string& input : it->second->input()) require(input);
   }
   return {result.begin(), result.end()};
 }
