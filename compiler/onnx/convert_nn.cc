@@ -102,17 +102,33 @@ StatusOr<Value> From2d(NodeContext& ctx, const Value& v, size_t spatial) {
   return ReshapeTo(ctx, v, {s[0], s[1], s[3]});
 }
 
+// The data and weight of Conv / ConvTranspose with their spatial sizes.
+struct ConvOperands {
+  Value x, weight;
+  Shape spatial, kernel;
+};
+
+StatusOr<ConvOperands> ReadConvOperands(NodeContext& ctx) {
+  ConvOperands c;
+  ASSIGN_OR_RETURN(c.x, ctx.In(0));
+  ASSIGN_OR_RETURN(c.weight, ctx.In(1));
+  ASSIGN_OR_RETURN(c.spatial, SpatialDims(c.x, "input"));
+  if (c.weight.info.shape.size() != c.x.info.shape.size()) {
+    return InvalidArgumentError("weight " + c.weight.info.ToString() + " does not match input " +
+                                c.x.info.ToString());
+  }
+  c.kernel.assign(c.weight.info.shape.begin() + 2, c.weight.info.shape.end());
+  return c;
+}
+
 }  // namespace
 
 Status ConvertConv(NodeContext& ctx) {
-  ASSIGN_OR_RETURN(Value x, ctx.In(0));
-  ASSIGN_OR_RETURN(Value weight, ctx.In(1));
-  ASSIGN_OR_RETURN(Shape spatial, SpatialDims(x, "input"));
-  if (weight.info.shape.size() != x.info.shape.size()) {
-    return InvalidArgumentError("weight " + weight.info.ToString() + " does not match input " +
-                                x.info.ToString());
-  }
-  const Shape kernel(weight.info.shape.begin() + 2, weight.info.shape.end());
+  ASSIGN_OR_RETURN(ConvOperands c, ReadConvOperands(ctx));
+  const Value& x = c.x;
+  const Value& weight = c.weight;
+  const Shape& spatial = c.spatial;
+  const Shape& kernel = c.kernel;
   ASSIGN_OR_RETURN(Window2d w, ReadWindow(ctx, kernel, spatial, true, false));
   ASSIGN_OR_RETURN(int64_t group, ctx.attrs().Int("group", 1));
   Attrs attrs = WindowAttrs(w);
@@ -131,15 +147,12 @@ Status ConvertConv(NodeContext& ctx) {
 }
 
 Status ConvertConvTranspose(NodeContext& ctx) {
-  ASSIGN_OR_RETURN(Value x, ctx.In(0));
-  ASSIGN_OR_RETURN(Value weight, ctx.In(1));
-  ASSIGN_OR_RETURN(Shape spatial, SpatialDims(x, "input"));
-  if (weight.info.shape.size() != x.info.shape.size()) {
-    return InvalidArgumentError("weight " + weight.info.ToString() + " does not match input " +
-                                x.info.ToString());
-  }
+  ASSIGN_OR_RETURN(ConvOperands c, ReadConvOperands(ctx));
+  const Value& x = c.x;
+  const Value& weight = c.weight;
+  const Shape& spatial = c.spatial;
+  const Shape& kernel = c.kernel;
   const size_t n = spatial.size();
-  const Shape kernel(weight.info.shape.begin() + 2, weight.info.shape.end());
   NodeAttributes& a = ctx.attrs();
   ASSIGN_OR_RETURN(Shape output_shape, a.Ints("output_shape", {}));
   ASSIGN_OR_RETURN(Shape output_padding, a.Ints("output_padding", Shape(n, 0)));

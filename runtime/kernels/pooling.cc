@@ -155,63 +155,55 @@ int AvgPool2d(const Pool2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
   return 0;
 }
 
-// An empty spatial plane (H * W == 0) yields 0.
-int GlobalAvgPool2d(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
-  constexpr const char* kName = "global_avg_pool2d";
-  if (internal::CheckArgs(kName, args, num_args, 2, 2, error) != 0 ||
-      internal::CheckFloat32(kName, args, num_args, error) != 0) {
-    return -1;
-  }
-  const DLTensor& data = *args[0];
-  if (data.ndim != 4) {
-    return Fail(error, kName, "data must be 4-D NCHW, got rank %d", data.ndim);
-  }
-  const int64_t expected[4] = {data.shape[0], data.shape[1], 1, 1};
-  if (internal::CheckShape(kName, "output", *args[1], expected, 4, error) != 0) return -1;
-  const int64_t planes = data.shape[0] * data.shape[1];
-  const int64_t size = data.shape[2] * data.shape[3];
-  const float* in = DataAs<const float>(data);
-  float* out = DataAs<float>(*args[1]);
-  for (int64_t p = 0; p < planes; ++p) {
-    double sum = 0.0;
-    const float* plane = in + p * size;
-    for (int64_t i = 0; i < size; ++i) sum += plane[i];
-    out[p] = size == 0 ? 0.0f : static_cast<float>(sum / size);
-  }
-  return 0;
-}
+namespace {
 
-// NaN propagates, as in max_pool2d. An empty spatial plane (H * W == 0) is an error.
-int GlobalMaxPool2d(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
-  constexpr const char* kName = "global_max_pool2d";
-  if (internal::CheckArgs(kName, args, num_args, 2, 2, error) != 0 ||
-      internal::CheckFloat32(kName, args, num_args, error) != 0) {
+// Validates data [N, C, H, W] -> out [N, C, 1, 1] (float32) and stores reduce(plane, H * W)
+// for every plane. An empty plane is an error unless `allow_empty`.
+template <typename Reduce>
+int GlobalPool(const char* name, bool allow_empty, DLTensor* const* args, int32_t num_args,
+               FerryKernelError* error, Reduce reduce) {
+  if (internal::CheckArgs(name, args, num_args, 2, 2, error) != 0 ||
+      internal::CheckFloat32(name, args, num_args, error) != 0) {
     return -1;
   }
   const DLTensor& data = *args[0];
-  if (data.ndim != 4) {
-    return Fail(error, kName, "data must be 4-D NCHW, got rank %d", data.ndim);
-  }
+  if (data.ndim != 4) return Fail(error, name, "data must be 4-D NCHW, got rank %d", data.ndim);
   const int64_t expected[4] = {data.shape[0], data.shape[1], 1, 1};
-  if (internal::CheckShape(kName, "output", *args[1], expected, 4, error) != 0) return -1;
+  if (internal::CheckShape(name, "output", *args[1], expected, 4, error) != 0) return -1;
   const int64_t planes = data.shape[0] * data.shape[1];
   const int64_t size = data.shape[2] * data.shape[3];
-  if (size == 0) {
-    return Fail(error, kName, "data shape %s has an empty spatial plane",
+  if (size == 0 && !allow_empty && planes > 0) {
+    return Fail(error, name, "data shape %s has an empty spatial plane",
                 internal::FormatShape(data).text);
   }
   const float* in = DataAs<const float>(data);
   float* out = DataAs<float>(*args[1]);
-  for (int64_t p = 0; p < planes; ++p) {
-    const float* plane = in + p * size;
-    float best = plane[0];
-    for (int64_t i = 1; i < size; ++i) {
-      const float v = plane[i];
-      if (v > best || v != v) best = v;
-    }
-    out[p] = best;
-  }
+  for (int64_t p = 0; p < planes; ++p) out[p] = reduce(in + p * size, size);
   return 0;
+}
+
+}  // namespace
+
+// An empty spatial plane (H * W == 0) yields 0.
+int GlobalAvgPool2d(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
+  return GlobalPool("global_avg_pool2d", true, args, num_args, error,
+                    [](const float* plane, int64_t size) {
+                      double sum = 0.0;
+                      for (int64_t i = 0; i < size; ++i) sum += plane[i];
+                      return size == 0 ? 0.0f : static_cast<float>(sum / size);
+                    });
+}
+
+// NaN propagates, as in max_pool2d. An empty spatial plane (H * W == 0) is an error.
+int GlobalMaxPool2d(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
+  return GlobalPool("global_max_pool2d", false, args, num_args, error,
+                    [](const float* plane, int64_t size) {
+                      float best = plane[0];
+                      for (int64_t i = 1; i < size; ++i) {
+                        if (plane[i] > best || plane[i] != plane[i]) best = plane[i];
+                      }
+                      return best;
+                    });
 }
 
 }  // namespace ferry::kernels

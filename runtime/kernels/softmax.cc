@@ -5,19 +5,21 @@
 #include "runtime/kernels/kernels.h"
 
 namespace ferry::kernels {
+namespace {
 
-// in -> out of the same shape. Works in place (out may alias in).
-int Softmax(const SoftmaxAttrs& attrs, DLTensor* const* args, int32_t num_args,
-            FerryKernelError* error) {
-  constexpr const char* kName = "softmax";
-  if (internal::CheckArgs(kName, args, num_args, 2, 2, error) != 0 ||
-      internal::CheckFloat32(kName, args, num_args, error) != 0) {
+// Validates in -> out (float32, same shape) and calls row(in, out, length, stride) for every
+// row along the axis: element t of a row is at t * stride. Works in place (out may alias in).
+template <typename Row>
+int ForEachRow(const char* name, const SoftmaxAttrs& attrs, DLTensor* const* args,
+               int32_t num_args, FerryKernelError* error, Row row) {
+  if (internal::CheckArgs(name, args, num_args, 2, 2, error) != 0 ||
+      internal::CheckFloat32(name, args, num_args, error) != 0) {
     return -1;
   }
   const DLTensor& data = *args[0];
   int axis;
-  if (internal::NormalizeAxis(kName, attrs.axis, data.ndim, &axis, error) != 0 ||
-      internal::CheckShape(kName, "output", *args[1], data.shape, data.ndim, error) != 0) {
+  if (internal::NormalizeAxis(name, attrs.axis, data.ndim, &axis, error) != 0 ||
+      internal::CheckShape(name, "output", *args[1], data.shape, data.ndim, error) != 0) {
     return -1;
   }
   const int64_t outer = internal::Product(data.shape, 0, axis);
@@ -28,64 +30,52 @@ int Softmax(const SoftmaxAttrs& attrs, DLTensor* const* args, int32_t num_args,
   float* out = internal::DataAs<float>(*args[1]);
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t j = 0; j < inner; ++j) {
-      // Element t of this row is at base + t * inner.
       const int64_t base = o * length * inner + j;
-      float max = in[base];
-      for (int64_t t = 1; t < length; ++t) {
-        const float v = in[base + t * inner];
-        if (v > max) max = v;
-      }
-      double sum = 0.0;
-      for (int64_t t = 0; t < length; ++t) {
-        const float e = std::exp(in[base + t * inner] - max);
-        out[base + t * inner] = e;
-        sum += e;
-      }
-      const float inv = static_cast<float>(1.0 / sum);
-      for (int64_t t = 0; t < length; ++t) out[base + t * inner] *= inv;
+      row(in + base, out + base, length, inner);
     }
   }
   return 0;
 }
 
-// in -> out of the same shape, out = x - max - log(sum(exp(x - max))) along the axis, with
-// the sum accumulated in double. Works in place (out may alias in).
+float RowMax(const float* in, int64_t length, int64_t stride) {
+  float max = in[0];
+  for (int64_t t = 1; t < length; ++t) {
+    if (in[t * stride] > max) max = in[t * stride];
+  }
+  return max;
+}
+
+}  // namespace
+
+int Softmax(const SoftmaxAttrs& attrs, DLTensor* const* args, int32_t num_args,
+            FerryKernelError* error) {
+  return ForEachRow("softmax", attrs, args, num_args, error,
+                    [](const float* in, float* out, int64_t length, int64_t stride) {
+                      const float max = RowMax(in, length, stride);
+                      double sum = 0.0;
+                      for (int64_t t = 0; t < length; ++t) {
+                        const float e = std::exp(in[t * stride] - max);
+                        out[t * stride] = e;
+                        sum += e;
+                      }
+                      const float inv = static_cast<float>(1.0 / sum);
+                      for (int64_t t = 0; t < length; ++t) out[t * stride] *= inv;
+                    });
+}
+
+// out = x - max - log(sum(exp(x - max))) along the axis, the sum accumulated in double.
 int LogSoftmax(const SoftmaxAttrs& attrs, DLTensor* const* args, int32_t num_args,
                FerryKernelError* error) {
-  constexpr const char* kName = "log_softmax";
-  if (internal::CheckArgs(kName, args, num_args, 2, 2, error) != 0 ||
-      internal::CheckFloat32(kName, args, num_args, error) != 0) {
-    return -1;
-  }
-  const DLTensor& data = *args[0];
-  int axis;
-  if (internal::NormalizeAxis(kName, attrs.axis, data.ndim, &axis, error) != 0 ||
-      internal::CheckShape(kName, "output", *args[1], data.shape, data.ndim, error) != 0) {
-    return -1;
-  }
-  const int64_t outer = internal::Product(data.shape, 0, axis);
-  const int64_t length = data.shape[axis];
-  const int64_t inner = internal::Product(data.shape, axis + 1, data.ndim);
-  if (outer * length * inner == 0) return 0;
-  const float* in = internal::DataAs<const float>(data);
-  float* out = internal::DataAs<float>(*args[1]);
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t j = 0; j < inner; ++j) {
-      const int64_t base = o * length * inner + j;
-      float max = in[base];
-      for (int64_t t = 1; t < length; ++t) {
-        const float v = in[base + t * inner];
-        if (v > max) max = v;
-      }
-      double sum = 0.0;
-      for (int64_t t = 0; t < length; ++t) sum += std::exp(in[base + t * inner] - max);
-      const float log_sum = static_cast<float>(std::log(sum));
-      for (int64_t t = 0; t < length; ++t) {
-        out[base + t * inner] = (in[base + t * inner] - max) - log_sum;
-      }
-    }
-  }
-  return 0;
+  return ForEachRow("log_softmax", attrs, args, num_args, error,
+                    [](const float* in, float* out, int64_t length, int64_t stride) {
+                      const float max = RowMax(in, length, stride);
+                      double sum = 0.0;
+                      for (int64_t t = 0; t < length; ++t) sum += std::exp(in[t * stride] - max);
+                      const float log_sum = static_cast<float>(std::log(sum));
+                      for (int64_t t = 0; t < length; ++t) {
+                        out[t * stride] = (in[t * stride] - max) - log_sum;
+                      }
+                    });
 }
 
 }  // namespace ferry::kernels
