@@ -25,7 +25,8 @@ MODELS = ("resnet18", "mobilenet_v2", "squeezenet1_1")
 SEED = 20261126
 
 
-def export(name, out_dir):
+def make_model(name):
+    """The model `export` writes, in eval mode (bench/torch_latency.py times it)."""
     torch.manual_seed(SEED)
     model = getattr(torchvision.models, name)(weights=None)
     # Fresh batch-norm layers hold identity statistics; random ones make every layer count
@@ -38,8 +39,18 @@ def export(name, out_dir):
                 module.weight.uniform_(0.5, 1.5)
                 module.bias.uniform_(-0.1, 0.1)
     model.eval()
+    return model
+
+
+def make_input():
+    """The input `export` records as NAME.input.npy."""
     generator = torch.Generator().manual_seed(SEED + 1)
-    x = torch.rand((1, 3, 224, 224), generator=generator, dtype=torch.float32)
+    return torch.rand((1, 3, 224, 224), generator=generator, dtype=torch.float32)
+
+
+def export(name, out_dir):
+    model = make_model(name)
+    x = make_input()
     with torch.no_grad():
         y = model(x)
     path = os.path.join(out_dir, name + ".onnx")
