@@ -140,6 +140,45 @@ int Validate(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
   return 0;
 }
 
+// Depthwise convolution (one input channel per group, one output per group) as direct
+// loops: an im2col GEMM with M = 1 would spend its time packing. Accumulates tap by tap into
+// `out`, which it zeroes first.
+void Depthwise(const ConvGeometry& g, const float* data, const float* weight, float* out) {
+  const int64_t spatial = g.oh * g.ow;
+  for (int64_t n = 0; n < g.n; ++n) {
+    for (int64_t c = 0; c < g.c; ++c) {
+      const float* plane = data + (n * g.c + c) * g.h * g.w;
+      const float* taps = weight + c * g.kh * g.kw;
+      float* dst = out + (n * g.o + c) * spatial;
+      memset(dst, 0, sizeof(float) * spatial);
+      for (int64_t kh = 0; kh < g.kh; ++kh) {
+        for (int64_t kw = 0; kw < g.kw; ++kw) {
+          const float tap = taps[kh * g.kw + kw];
+          // Output columns whose input column lies inside the image, as in Im2Col.
+          const int64_t col_base = kw * g.dilation_w - g.pad_left;
+          int64_t ow_begin = col_base >= 0 ? 0 : CeilDiv(-col_base, g.stride_w);
+          int64_t ow_end = g.w - col_base <= 0 ? 0 : CeilDiv(g.w - col_base, g.stride_w);
+          if (ow_begin > g.ow) ow_begin = g.ow;
+          if (ow_end > g.ow) ow_end = g.ow;
+          for (int64_t oh = 0; oh < g.oh; ++oh) {
+            const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+            if (ih < 0 || ih >= g.h) continue;
+            const float* src = plane + ih * g.w;
+            float* row = dst + oh * g.ow;
+            if (g.stride_w == 1) {
+              for (int64_t ow = ow_begin; ow < ow_end; ++ow) row[ow] += tap * src[ow + col_base];
+            } else {
+              for (int64_t ow = ow_begin; ow < ow_end; ++ow) {
+                row[ow] += tap * src[ow * g.stride_w + col_base];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int Conv2d(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
@@ -154,6 +193,11 @@ int Conv2d(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
   const int64_t k = group_c * g.kh * g.kw, spatial = g.oh * g.ow;
   if (k == 0) {
     memset(out, 0, sizeof(float) * g.n * g.o * spatial);
+    internal::ApplyEpilogue(attrs.epilogue, args + 2, out, g.n, g.o, spatial);
+    return 0;
+  }
+  if (g.groups == g.c && g.o == g.c) {
+    Depthwise(g, data, weight, out);
     internal::ApplyEpilogue(attrs.epilogue, args + 2, out, g.n, g.o, spatial);
     return 0;
   }
