@@ -1,6 +1,9 @@
 // Pooling kernels (NCHW): max_pool2d, avg_pool2d, global_avg_pool2d and global_max_pool2d,
 // as plain loops.
+#include <algorithm>
 #include <limits>
+#include <new>
+#include <vector>
 
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
@@ -81,8 +84,19 @@ TapRange Taps(int64_t start, int64_t kernel, int64_t dilation, int64_t lo, int64
 
 // Runs `reduce(plane, ih_taps, iw_taps, ih0, iw0)` for every output position; the taps
 // cover only real (unpadded) input positions.
+// Returns false when the per-call column table cannot be allocated.
 template <typename Reduce>
-void ForEachWindow(const PoolGeometry& g, const float* in, float* out, Reduce reduce) {
+bool ForEachWindow(const PoolGeometry& g, const float* in, float* out, Reduce reduce) {
+  // The column taps depend only on the output column: compute them once per call.
+  std::vector<TapRange> col_taps;
+  try {
+    col_taps.resize(static_cast<size_t>(g.ow));
+  } catch (const std::exception&) {
+    return false;
+  }
+  for (int64_t ow = 0; ow < g.ow; ++ow) {
+    col_taps[ow] = Taps(ow * g.stride_w - g.pad_left, g.kw, g.dilation_w, 0, g.w);
+  }
   for (int64_t p = 0; p < g.planes; ++p) {
     const float* plane = in + p * g.h * g.w;
     float* dst = out + p * g.oh * g.ow;
@@ -90,35 +104,73 @@ void ForEachWindow(const PoolGeometry& g, const float* in, float* out, Reduce re
       const int64_t ih0 = oh * g.stride_h - g.pad_top;
       const TapRange rows = Taps(ih0, g.kh, g.dilation_h, 0, g.h);
       for (int64_t ow = 0; ow < g.ow; ++ow) {
-        const int64_t iw0 = ow * g.stride_w - g.pad_left;
-        const TapRange cols = Taps(iw0, g.kw, g.dilation_w, 0, g.w);
-        dst[oh * g.ow + ow] = reduce(plane, rows, cols, ih0, iw0);
+        dst[oh * g.ow + ow] = reduce(plane, rows, col_taps[ow], ih0, ow * g.stride_w - g.pad_left);
       }
     }
   }
+  return true;
 }
 
 }  // namespace
 
+// max(best, v) with NaN propagating, as one expression the compiler can vectorise.
+inline float NanMax(float best, float v) { return (v > best || v != v) ? v : best; }
+
 // A window with no real input position (possible with large padding or ceil_mode) yields the
-// lowest finite float, as TVM's pad value for max pooling does.
+// lowest finite float, as TVM's pad value for max pooling does. Row by row: every kernel row
+// and column updates a whole output row, and the columns whose windows lie inside the image
+// take a branch-free (vectorisable) loop.
 int MaxPool2d(const Pool2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
               FerryKernelError* error) {
   PoolGeometry g{};
   if (ValidatePool("max_pool2d", attrs, args, num_args, &g, error) != 0) return -1;
   if (internal::NumElements(*args[1]) == 0) return 0;
-  ForEachWindow(g, DataAs<const float>(*args[0]), DataAs<float>(*args[1]),
-                [&g](const float* plane, TapRange rows, TapRange cols, int64_t ih0, int64_t iw0) {
-                  float best = std::numeric_limits<float>::lowest();
-                  for (int64_t r = rows.begin; r < rows.end; ++r) {
-                    const int64_t base = (ih0 + r * g.dilation_h) * g.w + iw0;
-                    for (int64_t c = cols.begin; c < cols.end; ++c) {
-                      const float v = plane[base + c * g.dilation_w];
-                      if (v > best || v != v) best = v;  // NaN propagates.
-                    }
-                  }
-                  return best;
-                });
+  std::vector<TapRange> col_taps;
+  try {
+    col_taps.resize(static_cast<size_t>(g.ow));
+  } catch (const std::exception&) {
+    return Fail(error, "max_pool2d", "cannot allocate the column table");
+  }
+  // Output columns [inner_begin, inner_end) have all kw taps inside the image.
+  int64_t inner_begin = g.ow, inner_end = 0;
+  for (int64_t ow = 0; ow < g.ow; ++ow) {
+    col_taps[ow] = Taps(ow * g.stride_w - g.pad_left, g.kw, g.dilation_w, 0, g.w);
+    if (col_taps[ow].begin == 0 && col_taps[ow].end == g.kw) {
+      inner_begin = std::min(inner_begin, ow);
+      inner_end = ow + 1;
+    }
+  }
+  if (inner_end < inner_begin) inner_end = inner_begin;
+  const float* in = DataAs<const float>(*args[0]);
+  float* out = DataAs<float>(*args[1]);
+  for (int64_t p = 0; p < g.planes; ++p) {
+    const float* plane = in + p * g.h * g.w;
+    for (int64_t oh = 0; oh < g.oh; ++oh) {
+      float* dst = out + (p * g.oh + oh) * g.ow;
+      for (int64_t ow = 0; ow < g.ow; ++ow) dst[ow] = std::numeric_limits<float>::lowest();
+      const int64_t ih0 = oh * g.stride_h - g.pad_top;
+      const TapRange rows = Taps(ih0, g.kh, g.dilation_h, 0, g.h);
+      for (int64_t r = rows.begin; r < rows.end; ++r) {
+        const float* src = plane + (ih0 + r * g.dilation_h) * g.w;
+        for (int64_t ow = 0; ow < inner_begin; ++ow) {
+          for (int64_t c = col_taps[ow].begin; c < col_taps[ow].end; ++c) {
+            dst[ow] = NanMax(dst[ow], src[ow * g.stride_w - g.pad_left + c * g.dilation_w]);
+          }
+        }
+        for (int64_t c = 0; c < g.kw; ++c) {
+          const int64_t offset = c * g.dilation_w - g.pad_left;
+          for (int64_t ow = inner_begin; ow < inner_end; ++ow) {
+            dst[ow] = NanMax(dst[ow], src[ow * g.stride_w + offset]);
+          }
+        }
+        for (int64_t ow = inner_end; ow < g.ow; ++ow) {
+          for (int64_t c = col_taps[ow].begin; c < col_taps[ow].end; ++c) {
+            dst[ow] = NanMax(dst[ow], src[ow * g.stride_w - g.pad_left + c * g.dilation_w]);
+          }
+        }
+      }
+    }
+  }
   return 0;
 }
 
@@ -131,7 +183,7 @@ int AvgPool2d(const Pool2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
   if (ValidatePool("avg_pool2d", attrs, args, num_args, &g, error) != 0) return -1;
   if (internal::NumElements(*args[1]) == 0) return 0;
   const bool include_pad = attrs.count_include_pad;
-  ForEachWindow(
+  const bool done = ForEachWindow(
       g, DataAs<const float>(*args[0]), DataAs<float>(*args[1]),
       [&g, include_pad](const float* plane, TapRange rows, TapRange cols, int64_t ih0,
                         int64_t iw0) {
@@ -152,7 +204,7 @@ int AvgPool2d(const Pool2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
         }
         return count == 0 ? 0.0f : static_cast<float>(sum / count);
       });
-  return 0;
+  return done ? 0 : Fail(error, "avg_pool2d", "cannot allocate the column table");
 }
 
 namespace {
