@@ -2,8 +2,6 @@
 #include <cblas.h>
 #include <string.h>
 
-#include <new>
-#include <vector>
 
 #include "runtime/kernels/epilogue.h"
 #include "runtime/kernels/kernel_util.h"
@@ -204,15 +202,14 @@ int Conv2d(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
   // A 1x1 kernel with unit strides and no padding reads the image as its own column matrix.
   const bool direct = g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 &&
                       g.oh == g.h && g.ow == g.w;
-  std::vector<float> col;
+  float* col = nullptr;
   if (!direct) {
     int64_t col_size;
     if (__builtin_mul_overflow(k, spatial, &col_size)) {
       return Fail(error, "conv2d", "im2col buffer size overflows");
     }
-    try {
-      col.resize(static_cast<size_t>(col_size));
-    } catch (const std::exception&) {
+    col = internal::ScratchFloats(col_size);
+    if (col == nullptr) {
       return Fail(error, "conv2d", "cannot allocate the im2col buffer (%lld floats)",
                   static_cast<long long>(col_size));
     }
@@ -222,8 +219,8 @@ int Conv2d(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
       const float* in = data + (n * g.c + grp * group_c) * g.h * g.w;
       const float* b = in;
       if (!direct) {
-        Im2Col(g, group_c, in, col.data());
-        b = col.data();
+        Im2Col(g, group_c, in, col);
+        b = col;
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(group_o),
                   static_cast<int>(spatial), static_cast<int>(k), 1.0f, weight + grp * group_o * k,

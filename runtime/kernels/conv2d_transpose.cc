@@ -3,8 +3,6 @@
 #include <cblas.h>
 #include <string.h>
 
-#include <new>
-#include <vector>
 
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
@@ -164,10 +162,8 @@ int Conv2dTranspose(const Conv2dTransposeAttrs& attrs, DLTensor* const* args, in
   if (__builtin_mul_overflow(rows, spatial, &col_size)) {
     return Fail(error, kName, "column buffer size overflows");
   }
-  std::vector<float> col;
-  try {
-    col.resize(static_cast<size_t>(col_size));
-  } catch (const std::exception&) {
+  float* col = internal::ScratchFloats(col_size);
+  if (col == nullptr) {
     return Fail(error, kName, "cannot allocate the column buffer (%lld floats)",
                 static_cast<long long>(col_size));
   }
@@ -181,8 +177,8 @@ int Conv2dTranspose(const Conv2dTransposeAttrs& attrs, DLTensor* const* args, in
                   static_cast<int>(spatial), static_cast<int>(group_c), 1.0f,
                   weight + grp * group_c * rows, static_cast<int>(rows),
                   data + (n * g.c + grp * group_c) * spatial, static_cast<int>(spatial), 0.0f,
-                  col.data(), static_cast<int>(spatial));
-      Col2Im(g, group_o, col.data(), out + (n * g.o + grp * group_o) * out_spatial);
+                  col, static_cast<int>(spatial));
+      Col2Im(g, group_o, col, out + (n * g.o + grp * group_o) * out_spatial);
     }
   }
   return 0;

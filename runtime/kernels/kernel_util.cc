@@ -4,6 +4,8 @@
 #include <stdio.h>
 
 #include <climits>
+#include <memory>
+#include <new>
 
 namespace ferry::kernels::internal {
 namespace {
@@ -242,6 +244,17 @@ int CheckWindowAttrs(const char* kernel, const int64_t* strides, const int64_t* 
     }
   }
   return 0;
+}
+
+float* ScratchFloats(int64_t count) {
+  thread_local std::unique_ptr<float[]> buffer;
+  thread_local int64_t capacity = 0;
+  if (count < 0) return nullptr;
+  if (count > capacity) {
+    buffer.reset(new (std::nothrow) float[static_cast<size_t>(count)]);
+    capacity = buffer ? count : 0;
+  }
+  return buffer.get();
 }
 
 }  // namespace ferry::kernels::internal

@@ -68,6 +68,12 @@ bool SameShape(const DLTensor& a, const DLTensor& b);
 // Whether v can be passed to BLAS as a dimension or leading dimension.
 bool FitsBlasInt(int64_t v);
 
+// Scratch memory for one kernel call: `count` floats, uninitialised, owned by the calling
+// thread and reused by its next calls (it only grows), so steady-state calls neither allocate
+// nor fault pages in. Valid until the thread's next ScratchFloats call. Null when `count`
+// floats cannot be allocated.
+float* ScratchFloats(int64_t count);
+
 // "[d0, d1, ...]" for error messages.
 struct ShapeText {
   char text[200];

@@ -9,7 +9,8 @@
 // the caller with the exact expected shape. A kernel validates arity, device, dtype and
 // shapes; on any mismatch it returns non-zero with a message naming the kernel and the
 // problem (e.g. "conv2d: weight channels 4 do not match input channels 3 / groups 1") and
-// writes nothing else. Kernels are reentrant and keep no state between calls. GEMM and
+// writes nothing else. Kernels are reentrant and keep no state between calls beyond
+// per-thread scratch memory that only grows (the convolutions' column buffers). GEMM and
 // convolution go through BLAS (cblas_sgemm); the rest are plain loops.
 #ifndef FERRY_RUNTIME_KERNELS_KERNELS_H_
 #define FERRY_RUNTIME_KERNELS_KERNELS_H_
