@@ -2,6 +2,8 @@
 #include <cblas.h>
 #include <string.h>
 
+#include <utility>
+
 
 #include "runtime/kernels/epilogue.h"
 #include "runtime/kernels/kernel_util.h"
@@ -24,6 +26,17 @@ struct ConvGeometry {
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// The input column of output column ow is ow * stride_w + col_base; returns [begin, end):
+// the output columns whose input column lies inside the image.
+std::pair<int64_t, int64_t> InsideColumns(const ConvGeometry& g, int64_t col_base) {
+  int64_t begin = col_base >= 0 ? 0 : CeilDiv(-col_base, g.stride_w);
+  int64_t end = g.w - col_base <= 0 ? 0 : CeilDiv(g.w - col_base, g.stride_w);
+  if (begin > g.ow) begin = g.ow;
+  if (end > g.ow) end = g.ow;
+  if (end < begin) end = begin;
+  return {begin, end};
+}
+
 // Fills col [channels * kh * kw, oh * ow] from `in` [channels, h, w]; padded taps are zero.
 void Im2Col(const ConvGeometry& g, int64_t channels, const float* in, float* col) {
   const int64_t spatial = g.oh * g.ow;
@@ -32,14 +45,8 @@ void Im2Col(const ConvGeometry& g, int64_t channels, const float* in, float* col
     for (int64_t kh = 0; kh < g.kh; ++kh) {
       for (int64_t kw = 0; kw < g.kw; ++kw) {
         float* row = col + ((c * g.kh + kh) * g.kw + kw) * spatial;
-        // Input column of output column ow is ow * stride_w + col_base; [ow_begin, ow_end)
-        // are the output columns whose input column lies inside the image.
         const int64_t col_base = kw * g.dilation_w - g.pad_left;
-        int64_t ow_begin = col_base >= 0 ? 0 : CeilDiv(-col_base, g.stride_w);
-        int64_t ow_end = g.w - col_base <= 0 ? 0 : CeilDiv(g.w - col_base, g.stride_w);
-        if (ow_begin > g.ow) ow_begin = g.ow;
-        if (ow_end > g.ow) ow_end = g.ow;
-        if (ow_end < ow_begin) ow_end = ow_begin;
+        const auto [ow_begin, ow_end] = InsideColumns(g, col_base);
         for (int64_t oh = 0; oh < g.oh; ++oh) {
           float* dst = row + oh * g.ow;
           const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
@@ -152,12 +159,8 @@ void Depthwise(const ConvGeometry& g, const float* data, const float* weight, fl
       for (int64_t kh = 0; kh < g.kh; ++kh) {
         for (int64_t kw = 0; kw < g.kw; ++kw) {
           const float tap = taps[kh * g.kw + kw];
-          // Output columns whose input column lies inside the image, as in Im2Col.
           const int64_t col_base = kw * g.dilation_w - g.pad_left;
-          int64_t ow_begin = col_base >= 0 ? 0 : CeilDiv(-col_base, g.stride_w);
-          int64_t ow_end = g.w - col_base <= 0 ? 0 : CeilDiv(g.w - col_base, g.stride_w);
-          if (ow_begin > g.ow) ow_begin = g.ow;
-          if (ow_end > g.ow) ow_end = g.ow;
+          const auto [ow_begin, ow_end] = InsideColumns(g, col_base);
           for (int64_t oh = 0; oh < g.oh; ++oh) {
             const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
             if (ih < 0 || ih >= g.h) continue;
