@@ -73,6 +73,10 @@ StatusOr<std::vector<int64_t>> InputShape(const onnx::ValueInfoProto& info,
 Status DefineInputs(const onnx::GraphProto& graph, const OnnxImportOptions& options,
                     ImportContext& ctx) {
   std::set<std::string> initializers, inputs;
+  if (graph.sparse_initializer_size() > 0) {
+    return UnimplementedError("sparse initializers ('" + graph.sparse_initializer(0).values().name() +
+                              "' ...) are not supported");
+  }
   for (const onnx::TensorProto& init : graph.initializer()) {
     ASSIGN_OR_RETURN(NDArray value, TensorFromProto(init));
     ASSIGN_OR_RETURN(Value v, ctx.MakeConstant(std::move(value), init.name()));
