@@ -1,5 +1,5 @@
 // Lowerings of the layout and data-movement operators: concat, reshape, flatten, copy,
-// transpose, slice, pad, gather, cast, resize_nearest.
+// transpose, slice, pad, gather, cast, resize_nearest and resize_linear.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -257,15 +257,17 @@ StatusOr<OpLowering> LowerCast(Inputs in, const Attrs& attrs) {
   return Plain(TensorInfo{in[0].shape, to}, "Cast", &kernels::Cast);
 }
 
-StatusOr<OpLowering> LowerResizeNearest(Inputs in, const Attrs& attrs) {
-  static constexpr std::string_view kKnown[] = {"sizes", "scales", "coordinate_mode",
-                                                "nearest_mode"};
+StatusOr<OpLowering> LowerResize(Inputs in, const Attrs& attrs, bool linear) {
+  static constexpr std::string_view kNearestKnown[] = {"sizes", "scales", "coordinate_mode",
+                                                       "nearest_mode"};
+  static constexpr std::string_view kLinearKnown[] = {"sizes", "scales", "coordinate_mode"};
   static constexpr const char* kCoordinateModes[] = {"kHalfPixel", "kAsymmetric",
                                                      "kPytorchHalfPixel", "kAlignCorners",
                                                      "kTfHalfPixelForNn"};
   static constexpr const char* kNearestModes[] = {"kRoundPreferFloor", "kRoundPreferCeil",
                                                   "kFloor", "kCeil"};
-  RETURN_IF_ERROR(CheckKnownAttrs(attrs, kKnown));
+  RETURN_IF_ERROR(linear ? CheckKnownAttrs(attrs, kLinearKnown)
+                         : CheckKnownAttrs(attrs, kNearestKnown));
   RETURN_IF_ERROR(CheckArity(in, 1, 1));
   RETURN_IF_ERROR(CheckFloat32(in));
   const size_t rank = in[0].shape.size();
@@ -276,7 +278,8 @@ StatusOr<OpLowering> LowerResizeNearest(Inputs in, const Attrs& attrs) {
   if (sizes.size() != rank || scales.size() != rank) {
     return InvalidArgumentError("sizes and scales must hold one value per input dimension");
   }
-  if (coordinate_mode < 0 || coordinate_mode > 4 || nearest_mode < 0 || nearest_mode > 3) {
+  if (coordinate_mode < 0 || coordinate_mode > (linear ? 3 : 4) || nearest_mode < 0 ||
+      nearest_mode > 3) {
     return InvalidArgumentError("coordinate_mode or nearest_mode is out of range");
   }
   for (size_t i = 0; i < rank; ++i) {
@@ -284,18 +287,27 @@ StatusOr<OpLowering> LowerResizeNearest(Inputs in, const Attrs& attrs) {
       return InvalidArgumentError("sizes must be non-negative and scales positive");
     }
   }
+  std::string init = ".ndim = " + std::to_string(rank) + ", .scales = {" + JoinFloats(scales) +
+                     "}, .coordinate_mode = ferry::kernels::ResizeCoordinateMode::" +
+                     kCoordinateModes[coordinate_mode];
+  const auto coordinate = static_cast<kernels::ResizeCoordinateMode>(coordinate_mode);
+  if (linear) {
+    kernels::ResizeLinearAttrs k;
+    k.ndim = static_cast<int64_t>(rank);
+    for (size_t i = 0; i < rank; ++i) k.scales[i] = scales[i];
+    k.coordinate_mode = coordinate;
+    return WithAttrs(TensorInfo{sizes, in[0].dtype}, "ResizeLinear", "ResizeLinearAttrs", init, k,
+                     &kernels::ResizeLinear);
+  }
   kernels::ResizeNearestAttrs k;
   k.ndim = static_cast<int64_t>(rank);
   for (size_t i = 0; i < rank; ++i) k.scales[i] = scales[i];
-  k.coordinate_mode = static_cast<kernels::ResizeCoordinateMode>(coordinate_mode);
+  k.coordinate_mode = coordinate;
   k.nearest_mode = static_cast<kernels::ResizeNearestMode>(nearest_mode);
-  return WithAttrs(TensorInfo{sizes, in[0].dtype}, "ResizeNearest", "ResizeNearestAttrs",
-                   ".ndim = " + std::to_string(rank) + ", .scales = {" + JoinFloats(scales) +
-                       "}, .coordinate_mode = ferry::kernels::ResizeCoordinateMode::" +
-                       kCoordinateModes[coordinate_mode] +
-                       ", .nearest_mode = ferry::kernels::ResizeNearestMode::" +
-                       kNearestModes[nearest_mode],
-                   k, &kernels::ResizeNearest);
+  init += std::string(", .nearest_mode = ferry::kernels::ResizeNearestMode::") +
+          kNearestModes[nearest_mode];
+  return WithAttrs(TensorInfo{sizes, in[0].dtype}, "ResizeNearest", "ResizeNearestAttrs", init, k,
+                   &kernels::ResizeNearest);
 }
 
 }  // namespace ferry::compiler::lowering

@@ -387,9 +387,49 @@ TEST(OnnxResizeTest, RoundingAndCoordinateModes) {
             (std::vector<float>{10}));
   EXPECT_EQ(RunResize(row, {1}, MakeResize({0.25}, Coord::kHalfPixel, Nearest::kFloor)),
             (std::vector<float>{11}));
-  // align_corners ignores the scale and maps the last output to the last input.
-  EXPECT_EQ(RunResize(row, {3}, MakeResize({0.0}, Coord::kAlignCorners, Nearest::kFloor)),
+  // align_corners maps the last output to the last input (out = scale * in here).
+  EXPECT_EQ(RunResize(row, {3}, MakeResize({0.75}, Coord::kAlignCorners, Nearest::kFloor)),
             (std::vector<float>{10, 11, 13}));
+  // With a scale that gives a fractional size, ONNX divides by scale * in - 1, not out - 1:
+  // 4 * 0.6 = 2.4, so output 1 reads coordinate 3 / 1.4 = 2.14 (floor 2), not 3.
+  EXPECT_EQ(RunResize(row, {2}, MakeResize({0.6}, Coord::kAlignCorners, Nearest::kFloor)),
+            (std::vector<float>{10, 12}));
+  // Scales must be positive for every mode.
+  std::string msg;
+  Tensor out = Output({3});
+  const ResizeNearestAttrs zero = MakeResize({0.0}, Coord::kAlignCorners, Nearest::kFloor);
+  EXPECT_NE(Call([&](auto... p) { return ResizeNearest(zero, p...); }, {row.dl(), out.dl()}, &msg),
+            0);
+  EXPECT_NE(msg.find("scale"), std::string::npos) << msg;
+}
+
+TEST(OnnxResizeTest, LinearInterpolatesBetweenNeighboursAndClampsAtTheEdges) {
+  Tensor row = Make<float>({2}, {1, 2});
+  ResizeLinearAttrs a;
+  a.ndim = 1;
+  a.scales[0] = 2.0;
+  a.coordinate_mode = Coord::kHalfPixel;
+  Tensor out = Output({4});
+  std::string msg;
+  ASSERT_EQ(Call([&](auto... p) { return ResizeLinear(a, p...); }, {row.dl(), out.dl()}, &msg), 0)
+      << msg;
+  // Source coordinates -0.25, 0.25, 0.75, 1.25.
+  EXPECT_EQ(out.data, (std::vector<float>{1.0f, 1.25f, 1.75f, 2.0f}));
+  // 2-D: a [2, 2] plane doubled with align_corners interpolates along both axes.
+  Tensor plane = Make<float>({2, 2}, {0, 3, 6, 9});
+  ResizeLinearAttrs b;
+  b.ndim = 2;
+  b.scales[0] = b.scales[1] = 1.5;
+  b.coordinate_mode = Coord::kAlignCorners;
+  Tensor grid = Output({3, 3});
+  ASSERT_EQ(Call([&](auto... p) { return ResizeLinear(b, p...); }, {plane.dl(), grid.dl()}, &msg),
+            0)
+      << msg;
+  EXPECT_EQ(grid.data, (std::vector<float>{0, 1.5f, 3, 3, 4.5f, 6, 6, 7.5f, 9}));
+  // tf_half_pixel_for_nn is a nearest-neighbour mode.
+  b.coordinate_mode = Coord::kTfHalfPixelForNn;
+  EXPECT_NE(Call([&](auto... p) { return ResizeLinear(b, p...); }, {plane.dl(), grid.dl()}, &msg),
+            0);
 }
 
 TEST(OnnxResizeTest, RejectsBadAttributes) {

@@ -311,7 +311,10 @@ Status ConvertPad(NodeContext& ctx) {
 Status ConvertResize(NodeContext& ctx) {
   NodeAttributes& a = ctx.attrs();
   ASSIGN_OR_RETURN(std::string mode, a.String("mode", "nearest"));
-  if (mode != "nearest") return UnimplementedError("mode '" + mode + "' (only nearest)");
+  if (mode != "nearest" && mode != "linear") {
+    return UnimplementedError("mode '" + mode + "' (nearest and linear are supported)");
+  }
+  const bool linear = mode == "linear";
   ASSIGN_OR_RETURN(Value x, ctx.In(0));
   const Shape& in = x.info.shape;
   std::string coordinate = "asymmetric", nearest = "floor";
@@ -358,11 +361,15 @@ Status ConvertResize(NodeContext& ctx) {
       sizes.push_back(static_cast<int64_t>(std::floor(static_cast<double>(in[i]) * scales[i])));
     }
   }
-  ASSIGN_OR_RETURN(Value y, ctx.Apply("resize_nearest", {x},
-                                      {{"sizes", sizes},
-                                       {"scales", scales},
-                                       {"coordinate_mode", int64_t{c - std::begin(kCoordinateModes)}},
-                                       {"nearest_mode", int64_t{n - std::begin(kNearestModes)}}}));
+  if (linear && c == std::begin(kCoordinateModes) + 4) {
+    return UnimplementedError("linear resize with coordinate_transformation_mode '" + coordinate +
+                              "'");
+  }
+  Attrs attrs = {{"sizes", sizes},
+                 {"scales", scales},
+                 {"coordinate_mode", int64_t{c - std::begin(kCoordinateModes)}}};
+  if (!linear) attrs["nearest_mode"] = int64_t{n - std::begin(kNearestModes)};
+  ASSIGN_OR_RETURN(Value y, ctx.Apply(linear ? "resize_linear" : "resize_nearest", {x}, attrs));
   return ctx.SetOutput(0, y);
 }
 

@@ -271,12 +271,13 @@ int Conv2dTranspose(const Conv2dTransposeAttrs& attrs, DLTensor* const* args, in
 // out / in when sizes were given):
 //   half_pixel: (o + 0.5) / scale - 0.5    asymmetric: o / scale
 //   pytorch_half_pixel: out > 1 ? (o + 0.5) / scale - 0.5 : 0
-//   align_corners: out == 1 ? 0 : o * (in - 1) / (out - 1)
+//   align_corners: out == 1 ? 0 : o * (in - 1) / (scale * in - 1)  (ONNX's reference: the
+//                  divisor is out - 1 unless the scale gives a fractional size)
 //   tf_half_pixel_for_nn: (o + 0.5) / scale
 // then to an index by `nearest_mode` (round_prefer_floor: ceil(x - 0.5) ... as ONNX:
 // round_prefer_floor rounds .5 down, round_prefer_ceil rounds .5 up, floor, ceil), clamped
-// to [0, in - 1]. Coordinates are computed in double. Scales must be positive and finite
-// except with align_corners, which ignores them. An empty input axis cannot grow.
+// to [0, in - 1]. Coordinates are computed in double. Scales must be positive and finite.
+// An empty input axis cannot grow.
 enum class ResizeCoordinateMode : int32_t {
   kHalfPixel, kAsymmetric, kPytorchHalfPixel, kAlignCorners, kTfHalfPixelForNn,
 };
@@ -289,6 +290,18 @@ struct ResizeNearestAttrs {
 };
 int ResizeNearest(const ResizeNearestAttrs& attrs, DLTensor* const* args, int32_t num_args,
                   FerryKernelError* error);
+
+// resize_linear: in -> out of the same rank (float32), interpolating linearly along every
+// axis between the input elements at floor(x) and floor(x) + 1 of the source coordinate x
+// (ResizeNearest's coordinate modes except tf_half_pixel_for_nn), clamped to the edges, in
+// double (ONNX Resize with mode "linear").
+struct ResizeLinearAttrs {
+  int64_t ndim = 0;
+  double scales[kMaxDims] = {};
+  ResizeCoordinateMode coordinate_mode = ResizeCoordinateMode::kHalfPixel;
+};
+int ResizeLinear(const ResizeLinearAttrs& attrs, DLTensor* const* args, int32_t num_args,
+                 FerryKernelError* error);
 
 // layer_norm: data, scale, [bias], out. Normalises over the dimensions [axis, rank) (negative
 // axis counts from the end): y = (x - mean) / sqrt(var + epsilon) * scale + bias, with the
