@@ -22,8 +22,9 @@ StatusOr<Value> ImportContext::Lookup(const std::string& name) const {
 }
 
 std::string ImportContext::UniqueName(const std::string& base) {
-  std::string name = base.empty() ? "node" : base;
-  for (int i = 2; names_.count(name) > 0; ++i) name = base + "_" + std::to_string(i);
+  const std::string root = base.empty() ? "node" : base;
+  std::string name = root;
+  for (int i = 2; names_.count(name) > 0; ++i) name = root + "_" + std::to_string(i);
   names_.insert(name);
   return name;
 }
@@ -40,9 +41,12 @@ StatusOr<Tensor> ImportContext::Materialize(const Value& value) {
   if (value.tensor) return *value.tensor;
   if (!value.is_constant()) return InternalError("value '" + value.name + "' has no tensor");
   auto it = parameters_.find(value.constant.data());
-  if (it != parameters_.end() && builder_.info(it->second) == value.info) return it->second;
+  if (it != parameters_.end() && it->second.first.shape() == value.constant.shape() &&
+      it->second.first.dtype() == value.constant.dtype()) {
+    return it->second.second;
+  }
   ASSIGN_OR_RETURN(Tensor t, builder_.Param(UniqueName(value.name), value.constant));
-  parameters_[value.constant.data()] = t;
+  parameters_[value.constant.data()] = {value.constant, t};
   return t;
 }
 

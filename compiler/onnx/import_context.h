@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "compiler/graph_builder.h"
@@ -60,7 +61,8 @@ class ImportContext {
   int64_t opset_;
   std::map<std::string, Value> values_;
   std::set<std::string> graph_inputs_;
-  std::map<const void*, Tensor> parameters_;  // materialised constants by data pointer
+  // Materialised constants by data pointer; holding the array keeps the address unique.
+  std::map<const void*, std::pair<NDArray, Tensor>> parameters_;
   std::set<std::string> names_;
 };
 
