@@ -257,17 +257,21 @@ StatusOr<OpLowering> LowerCast(Inputs in, const Attrs& attrs) {
   return Plain(TensorInfo{in[0].shape, to}, "Cast", &kernels::Cast);
 }
 
-StatusOr<OpLowering> LowerResize(Inputs in, const Attrs& attrs, bool linear) {
+StatusOr<OpLowering> LowerResize(Inputs in, const Attrs& attrs, ResizeKind kind) {
   static constexpr std::string_view kNearestKnown[] = {"sizes", "scales", "coordinate_mode",
                                                        "nearest_mode"};
   static constexpr std::string_view kLinearKnown[] = {"sizes", "scales", "coordinate_mode"};
+  static constexpr std::string_view kCubicKnown[] = {"sizes", "scales", "coordinate_mode",
+                                                     "cubic_coeff_a", "exclude_outside"};
+  const bool linear = kind != ResizeKind::kNearest;
   static constexpr const char* kCoordinateModes[] = {"kHalfPixel", "kAsymmetric",
                                                      "kPytorchHalfPixel", "kAlignCorners",
                                                      "kTfHalfPixelForNn"};
   static constexpr const char* kNearestModes[] = {"kRoundPreferFloor", "kRoundPreferCeil",
                                                   "kFloor", "kCeil"};
-  RETURN_IF_ERROR(linear ? CheckKnownAttrs(attrs, kLinearKnown)
-                         : CheckKnownAttrs(attrs, kNearestKnown));
+  RETURN_IF_ERROR(kind == ResizeKind::kNearest  ? CheckKnownAttrs(attrs, kNearestKnown)
+                  : kind == ResizeKind::kLinear ? CheckKnownAttrs(attrs, kLinearKnown)
+                                                : CheckKnownAttrs(attrs, kCubicKnown));
   RETURN_IF_ERROR(CheckArity(in, 1, 1));
   RETURN_IF_ERROR(CheckFloat32(in));
   const size_t rank = in[0].shape.size();
@@ -291,6 +295,20 @@ StatusOr<OpLowering> LowerResize(Inputs in, const Attrs& attrs, bool linear) {
                      "}, .coordinate_mode = ferry::kernels::ResizeCoordinateMode::" +
                      kCoordinateModes[coordinate_mode];
   const auto coordinate = static_cast<kernels::ResizeCoordinateMode>(coordinate_mode);
+  if (kind == ResizeKind::kCubic) {
+    kernels::ResizeCubicAttrs k;
+    k.ndim = static_cast<int64_t>(rank);
+    for (size_t i = 0; i < rank; ++i) k.scales[i] = scales[i];
+    k.coordinate_mode = coordinate;
+    ASSIGN_OR_RETURN(k.cubic_coeff_a, GetFloatAttr(attrs, "cubic_coeff_a", -0.75));
+    ASSIGN_OR_RETURN(int64_t exclude_outside, GetIntAttr(attrs, "exclude_outside", 0));
+    k.exclude_outside = exclude_outside != 0;
+    if (!std::isfinite(k.cubic_coeff_a)) return InvalidArgumentError("cubic_coeff_a must be finite");
+    init += ", .cubic_coeff_a = " + FloatLiteral(k.cubic_coeff_a) +
+            ", .exclude_outside = " + Bool(k.exclude_outside);
+    return WithAttrs(TensorInfo{sizes, in[0].dtype}, "ResizeCubic", "ResizeCubicAttrs", init, k,
+                     &kernels::ResizeCubic);
+  }
   if (linear) {
     kernels::ResizeLinearAttrs k;
     k.ndim = static_cast<int64_t>(rank);

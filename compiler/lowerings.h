@@ -42,8 +42,8 @@ StatusOr<OpLowering> LowerSlice(Inputs in, const Attrs& attrs);
 StatusOr<OpLowering> LowerPad(Inputs in, const Attrs& attrs);
 StatusOr<OpLowering> LowerGather(Inputs in, const Attrs& attrs);
 StatusOr<OpLowering> LowerCast(Inputs in, const Attrs& attrs);
-// resize_nearest, or resize_linear with `linear`.
-StatusOr<OpLowering> LowerResize(Inputs in, const Attrs& attrs, bool linear);
+enum class ResizeKind { kNearest, kLinear, kCubic };
+StatusOr<OpLowering> LowerResize(Inputs in, const Attrs& attrs, ResizeKind kind);
 
 }  // namespace ferry::compiler::lowering
 

@@ -29,6 +29,7 @@
 //   gather(data, indices; axis=0)   cast(x; code, bits)  (a DLPack dtype)
 //   resize_nearest(x; sizes, scales, coordinate_mode=0, nearest_mode=0) (kernels.h enums)
 //   resize_linear(x; sizes, scales, coordinate_mode=0)
+//   resize_cubic(x; sizes, scales, coordinate_mode=0, cubic_coeff_a=-0.75, exclude_outside=0)
 // copy, concat, reshape, flatten, transpose, slice, gather and cast accept any dtype; add,
 // sub, mul, div and pow float32/64 and 8-64 bit integers; the others float32 (anything else
 // is kUnimplemented).

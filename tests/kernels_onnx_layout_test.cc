@@ -432,6 +432,33 @@ TEST(OnnxResizeTest, LinearInterpolatesBetweenNeighboursAndClampsAtTheEdges) {
             0);
 }
 
+TEST(OnnxResizeTest, CubicKeepsConstantsAndLinesAndHitsTheSamplesItPasses) {
+  // Keys' weights sum to 1 (with or without exclude_outside): a constant stays constant.
+  Tensor flat = Make<float>({4}, {5, 5, 5, 5});
+  ResizeCubicAttrs a;
+  a.ndim = 1;
+  a.scales[0] = 2.0;
+  std::string msg;
+  for (bool exclude : {false, true}) {
+    a.exclude_outside = exclude;
+    Tensor out = Output({8});
+    ASSERT_EQ(Call([&](auto... p) { return ResizeCubic(a, p...); }, {flat.dl(), out.dl()}, &msg),
+              0)
+        << msg;
+    for (float v : out.data) EXPECT_NEAR(v, 5.0f, 1e-6f) << exclude;
+  }
+  // With asymmetric coordinates and scale 2, even outputs sit on input samples exactly, and
+  // cubic convolution reproduces a straight line away from the edges.
+  Tensor line = Make<float>({6}, {0, 1, 2, 3, 4, 5});
+  a.exclude_outside = false;
+  a.coordinate_mode = Coord::kAsymmetric;
+  Tensor out = Output({12});
+  ASSERT_EQ(Call([&](auto... p) { return ResizeCubic(a, p...); }, {line.dl(), out.dl()}, &msg), 0)
+      << msg;
+  for (int i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(out.data[2 * i], static_cast<float>(i)) << i;
+  for (int i = 2; i < 8; ++i) EXPECT_NEAR(out.data[i], 0.5f * i, 1e-6f) << i;
+}
+
 TEST(OnnxResizeTest, RejectsBadAttributes) {
   Tensor in = Random({2, 2}), out = Output({4, 4});
   const std::vector<float> before = out.data;

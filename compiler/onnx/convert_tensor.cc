@@ -311,10 +311,10 @@ Status ConvertPad(NodeContext& ctx) {
 Status ConvertResize(NodeContext& ctx) {
   NodeAttributes& a = ctx.attrs();
   ASSIGN_OR_RETURN(std::string mode, a.String("mode", "nearest"));
-  if (mode != "nearest" && mode != "linear") {
-    return UnimplementedError("mode '" + mode + "' (nearest and linear are supported)");
+  if (mode != "nearest" && mode != "linear" && mode != "cubic") {
+    return UnimplementedError("mode '" + mode + "'");
   }
-  const bool linear = mode == "linear";
+  const bool linear = mode != "nearest";  // linear or cubic interpolation
   ASSIGN_OR_RETURN(Value x, ctx.In(0));
   const Shape& in = x.info.shape;
   std::string coordinate = "asymmetric", nearest = "floor";
@@ -325,9 +325,7 @@ Status ConvertResize(NodeContext& ctx) {
   } else {
     ASSIGN_OR_RETURN(coordinate, a.String("coordinate_transformation_mode", "half_pixel"));
     ASSIGN_OR_RETURN(nearest, a.String("nearest_mode", "round_prefer_floor"));
-    // Only cubic interpolation and tf_crop_and_resize read these.
-    a.Ignore("cubic_coeff_a");
-    a.Ignore("exclude_outside");
+    // Only tf_crop_and_resize (not supported) reads it.
     a.Ignore("extrapolation_value");
     if (ctx.Has(2)) {
       ASSIGN_OR_RETURN(scales, ctx.ConstFloats(2));
@@ -362,14 +360,24 @@ Status ConvertResize(NodeContext& ctx) {
     }
   }
   if (linear && c == std::begin(kCoordinateModes) + 4) {
-    return UnimplementedError("linear resize with coordinate_transformation_mode '" + coordinate +
+    return UnimplementedError(mode + " resize with coordinate_transformation_mode '" + coordinate +
                               "'");
   }
   Attrs attrs = {{"sizes", sizes},
                  {"scales", scales},
                  {"coordinate_mode", int64_t{c - std::begin(kCoordinateModes)}}};
   if (!linear) attrs["nearest_mode"] = int64_t{n - std::begin(kNearestModes)};
-  ASSIGN_OR_RETURN(Value y, ctx.Apply(linear ? "resize_linear" : "resize_nearest", {x}, attrs));
+  if (mode == "cubic") {
+    ASSIGN_OR_RETURN(double coeff, a.Float("cubic_coeff_a", -0.75));
+    ASSIGN_OR_RETURN(int64_t exclude_outside, a.Int("exclude_outside", 0));
+    attrs["cubic_coeff_a"] = coeff;
+    attrs["exclude_outside"] = exclude_outside;
+  } else {
+    // They only change cubic interpolation.
+    a.Ignore("cubic_coeff_a");
+    a.Ignore("exclude_outside");
+  }
+  ASSIGN_OR_RETURN(Value y, ctx.Apply("resize_" + mode, {x}, attrs));
   return ctx.SetOutput(0, y);
 }
 

@@ -303,6 +303,20 @@ struct ResizeLinearAttrs {
 int ResizeLinear(const ResizeLinearAttrs& attrs, DLTensor* const* args, int32_t num_args,
                  FerryKernelError* error);
 
+// resize_cubic: as resize_linear with 4 taps per axis (input indices floor(x) - 1 ...
+// floor(x) + 2, clamped) weighted by Keys' cubic convolution with parameter cubic_coeff_a;
+// with exclude_outside, taps outside the input get weight 0 and the others are renormalised
+// (ONNX Resize with mode "cubic").
+struct ResizeCubicAttrs {
+  int64_t ndim = 0;
+  double scales[kMaxDims] = {};
+  ResizeCoordinateMode coordinate_mode = ResizeCoordinateMode::kHalfPixel;
+  double cubic_coeff_a = -0.75;
+  bool exclude_outside = false;
+};
+int ResizeCubic(const ResizeCubicAttrs& attrs, DLTensor* const* args, int32_t num_args,
+                FerryKernelError* error);
+
 // layer_norm: data, scale, [bias], out. Normalises over the dimensions [axis, rank) (negative
 // axis counts from the end): y = (x - mean) / sqrt(var + epsilon) * scale + bias, with the
 // biased variance, mean and variance accumulated in double. scale and bias hold exactly the

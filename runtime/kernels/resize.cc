@@ -1,4 +1,5 @@
-// resize_nearest and resize_linear: ONNX Resize with modes "nearest" and "linear", any rank.
+// resize_nearest, resize_linear and resize_cubic: ONNX Resize with modes "nearest",
+// "linear" and "cubic", any rank.
 #include <cmath>
 #include <new>
 #include <utility>
@@ -175,25 +176,29 @@ int ResizeNearest(const ResizeNearestAttrs& attrs, DLTensor* const* args, int32_
   return 0;
 }
 
-// Each output element interpolates linearly along every axis between the input elements at
-// floor(x) and floor(x) + 1 (clamped to the edges), with weights computed and accumulated in
-// double, as ONNX's reference does. Axes that keep their size and scale 1 read straight
-// through. out must not overlap in.
-int ResizeLinear(const ResizeLinearAttrs& attrs, DLTensor* const* args, int32_t num_args,
-                 FerryKernelError* error) {
-  constexpr const char* kName = "resize_linear";
-  if (internal::CheckArgs(kName, args, num_args, 2, 2, error) != 0 ||
-      internal::CheckFloat32(kName, args, num_args, error) != 0) {
+namespace {
+
+// An interpolating resize (linear: 2 taps per axis, cubic: 4), as ONNX's reference computes
+// it: for source coordinate x, with f = floor(x) and ratio = x - f (an integer x counts as
+// f = x - 1, ratio = 1, so the left neighbour is preferred), the taps read input indices
+// f - taps/2 + 1 ... f + taps/2 clamped to the edges (edge padding), weighted by
+// `weights(ratio)`; with `exclude_outside` taps outside the input get weight 0 and the rest
+// are renormalised. Weights and sums are in double. Axes that keep their size with scale 1
+// read straight through.
+template <int kTaps, typename Weights>
+int Interpolate(const char* name, int64_t ndim_attr, const double* scales, ResizeCoordinateMode mode,
+                bool exclude_outside, Weights weights, DLTensor* const* args, int32_t num_args,
+                FerryKernelError* error) {
+  if (internal::CheckArgs(name, args, num_args, 2, 2, error) != 0 ||
+      internal::CheckFloat32(name, args, num_args, error) != 0) {
     return -1;
   }
   const DLTensor& in = *args[0];
   const DLTensor& out = *args[1];
-  if (attrs.coordinate_mode == ResizeCoordinateMode::kTfHalfPixelForNn) {
-    return Fail(error, kName, "tf_half_pixel_for_nn is a nearest-neighbour mode");
+  if (mode == ResizeCoordinateMode::kTfHalfPixelForNn) {
+    return Fail(error, name, "tf_half_pixel_for_nn is a nearest-neighbour mode");
   }
-  if (CheckGeometry(kName, attrs.ndim, attrs.scales, attrs.coordinate_mode, in, out, error) != 0) {
-    return -1;
-  }
+  if (CheckGeometry(name, ndim_attr, scales, mode, in, out, error) != 0) return -1;
   const int64_t count = internal::NumElements(out);
   if (count == 0) return 0;
   const float* src = DataAs<const float>(in);
@@ -203,10 +208,10 @@ int ResizeLinear(const ResizeLinearAttrs& attrs, DLTensor* const* args, int32_t 
     dst[0] = src[0];
     return 0;
   }
-  // Per axis and output index: the two input offsets and the weight of the second.
-  struct Tap {
-    int64_t lo, hi;
-    double w;
+  // Per axis and output index: the input offsets of the taps and their weights.
+  struct Taps {
+    int64_t offset[kTaps];
+    double weight[kTaps];
   };
   int64_t table_begin[kMaxDims];
   int64_t table_size = 0;
@@ -214,56 +219,78 @@ int ResizeLinear(const ResizeLinearAttrs& attrs, DLTensor* const* args, int32_t 
     table_begin[d] = table_size;
     table_size += out.shape[d];
   }
-  std::vector<Tap> table;
+  std::vector<Taps> table;
   try {
     table.resize(static_cast<size_t>(table_size));
   } catch (const std::exception&) {
-    return Fail(error, kName, "cannot allocate the tap table (%lld entries)",
+    return Fail(error, name, "cannot allocate the tap table (%lld entries)",
                 static_cast<long long>(table_size));
   }
   int64_t in_stride = 1;
   for (int d = ndim - 1; d >= 0; --d) {
     const int64_t n = in.shape[d];
-    const bool identity = n == out.shape[d] && attrs.scales[d] == 1.0;
+    const bool identity = n == out.shape[d] && scales[d] == 1.0;
     for (int64_t o = 0; o < out.shape[d]; ++o) {
-      Tap& t = table[table_begin[d] + o];
+      Taps& t = table[table_begin[d] + o];
       if (identity) {
-        t = {o * in_stride, o * in_stride, 0.0};
+        for (int k = 0; k < kTaps; ++k) {
+          t.offset[k] = o * in_stride;
+          t.weight[k] = k == 0 ? 1.0 : 0.0;
+        }
         continue;
       }
-      const double x = SourceCoordinate(attrs.coordinate_mode, o, n, out.shape[d], attrs.scales[d]);
-      const double x0 = std::floor(x);
-      auto clamp = [n](double v) -> int64_t {
-        if (!(v > 0.0)) return 0;
-        return v >= static_cast<double>(n - 1) ? n - 1 : static_cast<int64_t>(v);
-      };
-      t = {clamp(x0) * in_stride, clamp(x0 + 1.0) * in_stride, std::isfinite(x) ? x - x0 : 0.0};
+      double x = SourceCoordinate(mode, o, n, out.shape[d], scales[d]);
+      if (!std::isfinite(x)) x = 0.0;
+      double f = std::floor(x), ratio = x - f;
+      if (ratio == 0.0) {
+        f -= 1.0;
+        ratio = 1.0;
+      }
+      double w[kTaps];
+      weights(ratio, w);
+      double total = 0.0;
+      for (int k = 0; k < kTaps; ++k) {
+        const double index = f - (kTaps / 2 - 1) + k;
+        if (exclude_outside && (index < 0.0 || index > static_cast<double>(n - 1))) w[k] = 0.0;
+        total += w[k];
+        const int64_t clamped = !(index > 0.0) ? 0
+                                : index >= static_cast<double>(n - 1) ? n - 1
+                                                                      : static_cast<int64_t>(index);
+        t.offset[k] = clamped * in_stride;
+      }
+      for (int k = 0; k < kTaps; ++k) {
+        t.weight[k] = exclude_outside && total != 0.0 ? w[k] / total : w[k];
+      }
     }
     in_stride *= n;
   }
   const int last = ndim - 1;
   const int64_t row = out.shape[last];
   const int64_t rows = count / row;
-  const Tap* last_taps = table.data() + table_begin[last];
+  const Taps* last_taps = table.data() + table_begin[last];
   int64_t index[kMaxDims] = {};  // Output index of the current row's outer dimensions.
-  // The corners of the current row's outer axes: input offset and weight.
-  std::vector<std::pair<int64_t, double>> corners;
+  // The taps of the current row's outer axes combined: input offset and weight.
+  std::vector<std::pair<int64_t, double>> corners, next;
   for (int64_t r = 0; r < rows; ++r) {
     corners.assign(1, {0, 1.0});
     for (int d = 0; d < last; ++d) {
-      const Tap& t = table[table_begin[d] + index[d]];
-      const size_t size = corners.size();
-      for (size_t i = 0; i < size; ++i) {
-        if (t.w != 0.0) corners.push_back({corners[i].first + t.hi, corners[i].second * t.w});
-        corners[i] = {corners[i].first + t.lo, corners[i].second * (1.0 - t.w)};
+      const Taps& t = table[table_begin[d] + index[d]];
+      next.clear();
+      for (const auto& [offset, weight] : corners) {
+        for (int k = 0; k < kTaps; ++k) {
+          if (t.weight[k] != 0.0) next.push_back({offset + t.offset[k], weight * t.weight[k]});
+        }
       }
+      corners.swap(next);
     }
     float* dst_row = dst + r * row;
     for (int64_t j = 0; j < row; ++j) {
-      const Tap& t = last_taps[j];
+      const Taps& t = last_taps[j];
       double sum = 0.0;
       for (const auto& [offset, weight] : corners) {
-        sum += weight * ((1.0 - t.w) * src[offset + t.lo] + t.w * src[offset + t.hi]);
+        double inner = 0.0;
+        for (int k = 0; k < kTaps; ++k) inner += t.weight[k] * src[offset + t.offset[k]];
+        sum += weight * inner;
       }
       dst_row[j] = static_cast<float>(sum);
     }
@@ -273,6 +300,38 @@ int ResizeLinear(const ResizeLinearAttrs& attrs, DLTensor* const* args, int32_t 
     }
   }
   return 0;
+}
+
+}  // namespace
+
+// out must not overlap in.
+int ResizeLinear(const ResizeLinearAttrs& attrs, DLTensor* const* args, int32_t num_args,
+                 FerryKernelError* error) {
+  return Interpolate<2>(
+      "resize_linear", attrs.ndim, attrs.scales, attrs.coordinate_mode, false,
+      [](double ratio, double* w) {
+        w[0] = 1.0 - ratio;
+        w[1] = ratio;
+      },
+      args, num_args, error);
+}
+
+// out must not overlap in.
+int ResizeCubic(const ResizeCubicAttrs& attrs, DLTensor* const* args, int32_t num_args,
+                FerryKernelError* error) {
+  const double a = attrs.cubic_coeff_a;
+  if (!std::isfinite(a)) return Fail(error, "resize_cubic", "cubic_coeff_a must be finite");
+  return Interpolate<4>(
+      "resize_cubic", attrs.ndim, attrs.scales, attrs.coordinate_mode, attrs.exclude_outside,
+      [a](double r, double* w) {
+        // Keys' cubic convolution with parameter A, as ONNX's reference writes it.
+        const double s = 1.0 - r;
+        w[0] = ((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a;
+        w[1] = ((a + 2) * r - (a + 3)) * r * r + 1;
+        w[2] = ((a + 2) * s - (a + 3)) * s * s + 1;
+        w[3] = ((a * (s + 1) - 5 * a) * (s + 1) + 8 * a) * (s + 1) - 4 * a;
+      },
+      args, num_args, error);
 }
 
 }  // namespace ferry::kernels
