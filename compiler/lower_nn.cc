@@ -280,4 +280,100 @@ StatusOr<OpLowering> LowerLayerNorm(Inputs in, const Attrs& attrs) {
                    kernels::LayerNormAttrs{axis, epsilon}, &kernels::LayerNorm);
 }
 
+namespace {
+
+// The 3-D window attributes: strides and dilation (3 values), padding (6: front, top, left,
+// back, bottom, right) and the output's spatial sizes for `kernel`.
+struct Window3d {
+  Shape strides, padding, dilation, out;
+};
+
+StatusOr<Window3d> GetWindow3d(const TensorInfo& data, std::span<const int64_t> kernel,
+                               const Attrs& attrs, bool ceil_mode) {
+  Window3d w;
+  ASSIGN_OR_RETURN(w.strides, GetIntsAttr(attrs, "strides", 3, {1, 1, 1}));
+  ASSIGN_OR_RETURN(w.dilation, GetIntsAttr(attrs, "dilation", 3, {1, 1, 1}));
+  ASSIGN_OR_RETURN(w.padding, GetIntsAttr(attrs, "padding", 6, {0, 0, 0, 0, 0, 0}));
+  for (int a = 0; a < 3; ++a) {
+    const int64_t limit = kernels::internal::kMaxAttrValue;
+    if (w.strides[a] < 1 || w.strides[a] > limit || w.dilation[a] < 1 || w.dilation[a] > limit ||
+        w.padding[a] < 0 || w.padding[a] > limit || w.padding[a + 3] < 0 ||
+        w.padding[a + 3] > limit || kernel[a] < 1 || kernel[a] > limit) {
+      return InvalidArgumentError("strides, dilation, kernel and padding are out of range");
+    }
+    const int64_t n = kernels::internal::WindowCount(data.shape[2 + a], w.padding[a],
+                                                     w.padding[a + 3], kernel[a], w.strides[a],
+                                                     w.dilation[a], ceil_mode);
+    if (n < 0) return InvalidArgumentError("the window does not fit input " + data.ToString());
+    w.out.push_back(n);
+  }
+  return w;
+}
+
+std::string Window3dInitializer(const Window3d& w) {
+  return ".strides = {" + Join(w.strides) + "}, .padding = {" + Join(w.padding) +
+         "}, .dilation = {" + Join(w.dilation) + "}";
+}
+
+}  // namespace
+
+StatusOr<OpLowering> LowerConv3d(Inputs in, const Attrs& attrs) {
+  static constexpr std::string_view kKnown[] = {"strides", "padding", "dilation", "groups"};
+  RETURN_IF_ERROR(CheckKnownAttrs(attrs, kKnown));
+  RETURN_IF_ERROR(CheckArity(in, 2, 2));
+  RETURN_IF_ERROR(CheckFloat32(in));
+  RETURN_IF_ERROR(CheckRank(in[0], "data", 5));
+  RETURN_IF_ERROR(CheckRank(in[1], "weight", 5));
+  ASSIGN_OR_RETURN(int64_t groups, GetIntAttr(attrs, "groups", 1));
+  const Shape& data = in[0].shape;
+  const Shape& weight = in[1].shape;
+  if (groups < 1 || data[1] % groups != 0 || weight[0] % groups != 0 ||
+      weight[1] * groups != data[1]) {
+    return InvalidArgumentError("weight " + in[1].ToString() + " does not match data " +
+                                in[0].ToString() + " with groups " + std::to_string(groups));
+  }
+  ASSIGN_OR_RETURN(Window3d w, GetWindow3d(in[0], {&weight[2], 3}, attrs, false));
+  kernels::Conv3dAttrs k;
+  CopyDims(w.strides, k.strides);
+  CopyDims(w.padding, k.padding);
+  CopyDims(w.dilation, k.dilation);
+  k.groups = groups;
+  return WithAttrs(TensorInfo{{data[0], weight[0], w.out[0], w.out[1], w.out[2]},
+                              DataType::Float32()},
+                   "Conv3d", "Conv3dAttrs",
+                   Window3dInitializer(w) + ", .groups = " + std::to_string(groups), k,
+                   &kernels::Conv3d);
+}
+
+StatusOr<OpLowering> LowerPool3d(Inputs in, const Attrs& attrs, bool is_max) {
+  static constexpr std::string_view kKnown[] = {"pool_size", "strides",   "padding",
+                                                "dilation",  "ceil_mode", "count_include_pad"};
+  RETURN_IF_ERROR(CheckKnownAttrs(attrs, kKnown));
+  RETURN_IF_ERROR(CheckArity(in, 1, 1));
+  RETURN_IF_ERROR(CheckFloat32(in));
+  RETURN_IF_ERROR(CheckRank(in[0], "data", 5));
+  if (attrs.find("pool_size") == attrs.end()) {
+    return InvalidArgumentError("attribute 'pool_size' is required");
+  }
+  ASSIGN_OR_RETURN(Shape pool, GetIntsAttr(attrs, "pool_size", 3, {}));
+  ASSIGN_OR_RETURN(int64_t ceil_mode, GetIntAttr(attrs, "ceil_mode", 0));
+  ASSIGN_OR_RETURN(int64_t include_pad, GetIntAttr(attrs, "count_include_pad", 0));
+  ASSIGN_OR_RETURN(Window3d w, GetWindow3d(in[0], pool, attrs, ceil_mode != 0));
+  kernels::Pool3dAttrs k;
+  CopyDims(pool, k.pool_size);
+  CopyDims(w.strides, k.strides);
+  CopyDims(w.padding, k.padding);
+  CopyDims(w.dilation, k.dilation);
+  k.ceil_mode = ceil_mode != 0;
+  k.count_include_pad = include_pad != 0;
+  const Shape& data = in[0].shape;
+  return WithAttrs(TensorInfo{{data[0], data[1], w.out[0], w.out[1], w.out[2]},
+                              DataType::Float32()},
+                   is_max ? "MaxPool3d" : "AvgPool3d", "Pool3dAttrs",
+                   ".pool_size = {" + Join(pool) + "}, " + Window3dInitializer(w) +
+                       ", .ceil_mode = " + Bool(ceil_mode) +
+                       ", .count_include_pad = " + Bool(include_pad),
+                   k, is_max ? &kernels::MaxPool3d : &kernels::AvgPool3d);
+}
+
 }  // namespace ferry::compiler::lowering

@@ -22,6 +22,8 @@ StatusOr<OpLowering> LowerGlobalPool(Inputs in, const Attrs& attrs, bool is_max)
 StatusOr<OpLowering> LowerBiasAdd(Inputs in, const Attrs& attrs);
 StatusOr<OpLowering> LowerBatchNorm(Inputs in, const Attrs& attrs);
 StatusOr<OpLowering> LowerLayerNorm(Inputs in, const Attrs& attrs);
+StatusOr<OpLowering> LowerConv3d(Inputs in, const Attrs& attrs);
+StatusOr<OpLowering> LowerPool3d(Inputs in, const Attrs& attrs, bool is_max);
 
 // lower_elementwise.cc
 // relu, sigmoid, tanh and the kernels::UnaryOp operators, by Ferry op name.

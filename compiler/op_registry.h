@@ -20,6 +20,8 @@
 //   max_pool2d / avg_pool2d(data; pool_size, strides=1, padding=0, dilation=1, ceil_mode=0,
 //                           count_include_pad=0 (avg only))
 //   global_avg_pool2d, global_max_pool2d(data) -> [N,C,1,1]
+//   conv3d(data NCDHW, weight; strides, padding (6: front, top, left, back, bottom, right),
+//          dilation, groups)   max_pool3d / avg_pool3d(data; as the 2-D pools, 3-D windows)
 //   add, sub, mul, div, pow(a, b) with numpy broadcasting
 //   concat(x...; axis=0)   reshape(x; shape, one -1 allowed)   flatten(x; axis=1)
 //   copy(x)   transpose(x; axes=reversed)   softmax, log_softmax(x; axis=-1)

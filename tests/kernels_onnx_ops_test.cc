@@ -470,6 +470,60 @@ TEST(OnnxConvTransposeTest, RejectsBadGeometry) {
 }
 
 // ---------------------------------------------------------------------------------------
+// conv3d, max_pool3d, avg_pool3d (numbers: ONNX's Conv3d / Pool3d conformance cases).
+
+TEST(Onnx3dWindowTest, SumKernelAndPoolsOverACube) {
+  // A 2x2x2 all-ones kernel over a 2x2x2 cube of 1..8 sums it: 36.
+  Tensor x({1, 1, 2, 2, 2}), w({1, 1, 2, 2, 2}), out = Output({1, 1, 1, 1, 1});
+  x.data = {1, 2, 3, 4, 5, 6, 7, 8};
+  std::fill(w.data.begin(), w.data.end(), 1.0f);
+  Conv3dAttrs conv;
+  std::string msg;
+  ASSERT_EQ(Call([&](auto... p) { return Conv3d(conv, p...); }, {x.dl(), w.dl(), out.dl()}, &msg),
+            0)
+      << msg;
+  EXPECT_EQ(out.data, std::vector<float>{36});
+  Pool3dAttrs pool;
+  pool.pool_size[0] = pool.pool_size[1] = pool.pool_size[2] = 2;
+  ASSERT_EQ(Call([&](auto... p) { return MaxPool3d(pool, p...); }, {x.dl(), out.dl()}, &msg), 0)
+      << msg;
+  EXPECT_EQ(out.data, std::vector<float>{8});
+  ASSERT_EQ(Call([&](auto... p) { return AvgPool3d(pool, p...); }, {x.dl(), out.dl()}, &msg), 0)
+      << msg;
+  EXPECT_EQ(out.data, std::vector<float>{4.5f});
+  // With one layer of padding on every side and count_include_pad, a 3x3x3 window at the
+  // corner holds the 8 values and 19 zeros: 36 / 27.
+  Pool3dAttrs padded = pool;
+  for (int i = 0; i < 3; ++i) padded.pool_size[i] = 3;
+  for (int64_t& p : padded.padding) p = 1;
+  padded.count_include_pad = true;
+  Tensor corner = Output({1, 1, 2, 2, 2});
+  ASSERT_EQ(Call([&](auto... p) { return AvgPool3d(padded, p...); }, {x.dl(), corner.dl()}, &msg),
+            0)
+      << msg;
+  EXPECT_FLOAT_EQ(corner.data[0], 36.0f / 27.0f);
+}
+
+TEST(Onnx3dWindowTest, RejectsBadGeometry) {
+  Tensor x = Random({1, 2, 3, 3, 3}), w = Random({2, 2, 2, 2, 2}), out = Output({1, 2, 2, 2, 2});
+  Conv3dAttrs attrs;
+  KernelFn fn = [&](auto... p) { return Conv3d(attrs, p...); };
+  std::string msg;
+  ASSERT_EQ(Call(fn, {x.dl(), w.dl(), out.dl()}, &msg), 0) << msg;
+  Tensor flat = Random({1, 2, 3, 3});  // 4-D data.
+  ExpectError(fn, {flat.dl(), w.dl(), out.dl()}, "conv3d", &out.data);
+  attrs.groups = 2;  // weight channels 2 != 2 / 2.
+  ExpectError(fn, {x.dl(), w.dl(), out.dl()}, "conv3d", &out.data);
+  attrs.groups = 1;
+  attrs.strides[2] = 0;
+  ExpectError(fn, {x.dl(), w.dl(), out.dl()}, "conv3d", &out.data);
+  Pool3dAttrs pool;
+  pool.pool_size[0] = 4;  // Larger than the depth.
+  ExpectError([&](auto... p) { return MaxPool3d(pool, p...); }, {x.dl(), out.dl()}, "max_pool3d",
+              &out.data);
+}
+
+// ---------------------------------------------------------------------------------------
 // Errors shared by every new float32 kernel.
 
 struct FloatCase {

@@ -132,16 +132,30 @@ TEST(OnnxImportErrorsTest, OtherDomainNodeIsUnimplemented) {
   EXPECT_THAT(model.status().message(), HasSubstr("gelu1"));
 }
 
-TEST(OnnxImportErrorsTest, ConvOnFiveDimensionalInputIsUnimplemented) {
+TEST(OnnxImportErrorsTest, ConvTransposeOnFiveDimensionalInputIsUnimplemented) {
+  OnnxModelBuilder m;
+  m.Input("x", {1, 1, 3, 3, 3});
+  m.Initializer("w", {1, 1, 1, 1, 1}, {2.0f});
+  m.Node("ConvTranspose", {"x", "w"}, {"y"}, "deconv3d");
+  m.Output("y");
+  StatusOr<Model> model = ImportOnnxModel(m.proto(), Options());
+  EXPECT_EQ(model.status().code(), StatusCode::kUnimplemented);
+  EXPECT_THAT(model.status().message(), HasSubstr("3-D"));
+  EXPECT_THAT(model.status().message(), HasSubstr("deconv3d"));
+}
+
+TEST(OnnxImportErrorsTest, ConvOnFiveDimensionalInputBecomesConv3d) {
   OnnxModelBuilder m;
   m.Input("x", {1, 1, 3, 3, 3});
   m.Initializer("w", {1, 1, 1, 1, 1}, {2.0f});
   m.Node("Conv", {"x", "w"}, {"y"}, "conv3d");
   m.Output("y");
   StatusOr<Model> model = ImportOnnxModel(m.proto(), Options());
-  EXPECT_EQ(model.status().code(), StatusCode::kUnimplemented);
-  EXPECT_THAT(model.status().message(), HasSubstr("3-D"));
-  EXPECT_THAT(model.status().message(), HasSubstr("conv3d"));
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  ASSERT_EQ(model->graph.nodes.size(), 1u);
+  EXPECT_EQ(model->graph.nodes[0].op, "conv3d");
+  EXPECT_EQ(model->graph.entries[model->graph.outputs[0]].shape,
+            (std::vector<int64_t>{1, 1, 3, 3, 3}));
 }
 
 // ---- Input shapes ----

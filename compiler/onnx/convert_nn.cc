@@ -10,7 +10,7 @@ namespace {
 using Shape = std::vector<int64_t>;
 
 // The sliding-window attributes of Conv, ConvTranspose and the pools for a 2-D window (1-D
-// windows are lifted to 2-D with a unit height).
+// windows are lifted to 2-D with a unit height) or a 3-D one.
 struct Window2d {
   Shape kernel, strides, dilations, pads;  // pads as top, left, bottom, right
 };
@@ -74,12 +74,14 @@ Attrs WindowAttrs(const Window2d& w, bool with_dilation = true) {
   return attrs;
 }
 
-// Checks that `v` is N, C and 1 or 2 spatial dimensions; returns the spatial sizes.
-StatusOr<Shape> SpatialDims(const Value& v, const char* role) {
+// Checks that `v` is N, C and 1 or 2 (or, with `allow_3d`, 3) spatial dimensions; returns
+// the spatial sizes.
+StatusOr<Shape> SpatialDims(const Value& v, const char* role, bool allow_3d) {
   const Shape& s = v.info.shape;
+  if (s.size() == 5 && allow_3d) return Shape(s.begin() + 2, s.end());
   if (s.size() == 5) {
     return UnimplementedError(std::string(role) + " " + v.info.ToString() +
-                              ": 3-D spatial operators are not supported");
+                              ": 3-D is not supported for this operator");
   }
   if (s.size() != 3 && s.size() != 4) {
     return InvalidArgumentError(std::string(role) + " must be NCW or NCHW, got " +
@@ -108,11 +110,11 @@ struct ConvOperands {
   Shape spatial, kernel;
 };
 
-StatusOr<ConvOperands> ReadConvOperands(NodeContext& ctx) {
+StatusOr<ConvOperands> ReadConvOperands(NodeContext& ctx, bool allow_3d) {
   ConvOperands c;
   ASSIGN_OR_RETURN(c.x, ctx.In(0));
   ASSIGN_OR_RETURN(c.weight, ctx.In(1));
-  ASSIGN_OR_RETURN(c.spatial, SpatialDims(c.x, "input"));
+  ASSIGN_OR_RETURN(c.spatial, SpatialDims(c.x, "input", allow_3d));
   if (c.weight.info.shape.size() != c.x.info.shape.size()) {
     return InvalidArgumentError("weight " + c.weight.info.ToString() + " does not match input " +
                                 c.x.info.ToString());
@@ -124,7 +126,7 @@ StatusOr<ConvOperands> ReadConvOperands(NodeContext& ctx) {
 }  // namespace
 
 Status ConvertConv(NodeContext& ctx) {
-  ASSIGN_OR_RETURN(ConvOperands c, ReadConvOperands(ctx));
+  ASSIGN_OR_RETURN(ConvOperands c, ReadConvOperands(ctx, true));
   const Value& x = c.x;
   const Value& weight = c.weight;
   const Shape& spatial = c.spatial;
@@ -133,6 +135,14 @@ Status ConvertConv(NodeContext& ctx) {
   ASSIGN_OR_RETURN(int64_t group, ctx.attrs().Int("group", 1));
   Attrs attrs = WindowAttrs(w);
   attrs["groups"] = group;
+  if (spatial.size() == 3) {
+    ASSIGN_OR_RETURN(Value y, ctx.Apply("conv3d", {x, weight}, attrs));
+    if (ctx.Has(2)) {
+      ASSIGN_OR_RETURN(Value bias, ctx.In(2));
+      ASSIGN_OR_RETURN(y, ctx.Apply("bias_add", {y, bias}, {{"axis", int64_t{1}}}));
+    }
+    return ctx.SetOutput(0, y);
+  }
   std::vector<Value> inputs;
   ASSIGN_OR_RETURN(Value x2, To2d(ctx, x));
   ASSIGN_OR_RETURN(Value w2, To2d(ctx, weight));
@@ -147,7 +157,7 @@ Status ConvertConv(NodeContext& ctx) {
 }
 
 Status ConvertConvTranspose(NodeContext& ctx) {
-  ASSIGN_OR_RETURN(ConvOperands c, ReadConvOperands(ctx));
+  ASSIGN_OR_RETURN(ConvOperands c, ReadConvOperands(ctx, false));
   const Value& x = c.x;
   const Value& weight = c.weight;
   const Shape& spatial = c.spatial;
@@ -297,7 +307,7 @@ namespace {
 Status ConvertPool(NodeContext& ctx, bool is_max) {
   if (ctx.OutputUsed(1)) return UnimplementedError("the Indices output");
   ASSIGN_OR_RETURN(Value x, ctx.In(0));
-  ASSIGN_OR_RETURN(Shape spatial, SpatialDims(x, "input"));
+  ASSIGN_OR_RETURN(Shape spatial, SpatialDims(x, "input", true));
   NodeAttributes& a = ctx.attrs();
   if (!a.Has("kernel_shape")) return InvalidArgumentError("attribute 'kernel_shape' is required");
   ASSIGN_OR_RETURN(Window2d w, ReadWindow(ctx, {}, spatial, is_max, false));
@@ -312,6 +322,11 @@ Status ConvertPool(NodeContext& ctx, bool is_max) {
     ASSIGN_OR_RETURN(int64_t include_pad, a.Int("count_include_pad", 0));
     attrs["count_include_pad"] = include_pad;
   }
+  if (spatial.size() == 3) {
+    attrs["dilation"] = w.dilations;  // avg_pool3d takes it too (all ones for AveragePool)
+    ASSIGN_OR_RETURN(Value y, ctx.Apply(is_max ? "max_pool3d" : "avg_pool3d", {x}, attrs));
+    return ctx.SetOutput(0, y);
+  }
   ASSIGN_OR_RETURN(Value x2, To2d(ctx, x));
   ASSIGN_OR_RETURN(Value y, ctx.Apply(is_max ? "max_pool2d" : "avg_pool2d", {x2}, attrs));
   ASSIGN_OR_RETURN(Value out, From2d(ctx, y, spatial.size()));
@@ -320,7 +335,7 @@ Status ConvertPool(NodeContext& ctx, bool is_max) {
 
 Status ConvertGlobalPool(NodeContext& ctx, bool is_max) {
   ASSIGN_OR_RETURN(Value x, ctx.In(0));
-  ASSIGN_OR_RETURN(Shape spatial, SpatialDims(x, "input"));
+  ASSIGN_OR_RETURN(Shape spatial, SpatialDims(x, "input", false));
   ASSIGN_OR_RETURN(Value x2, To2d(ctx, x));
   ASSIGN_OR_RETURN(Value y, ctx.Apply(is_max ? "global_max_pool2d" : "global_avg_pool2d", {x2}));
   ASSIGN_OR_RETURN(Value out, From2d(ctx, y, spatial.size()));

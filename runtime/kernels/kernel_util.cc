@@ -229,15 +229,15 @@ ShapeText FormatShape(const int64_t* dims, int ndim) {
 }
 
 int CheckWindowAttrs(const char* kernel, const int64_t* strides, const int64_t* padding,
-                     const int64_t* dilation, FerryKernelError* error) {
-  for (int i = 0; i < 2; ++i) {
+                     const int64_t* dilation, FerryKernelError* error, int spatial) {
+  for (int i = 0; i < spatial; ++i) {
     if (strides[i] < 1 || strides[i] > kMaxAttrValue || dilation[i] < 1 ||
         dilation[i] > kMaxAttrValue) {
       return Fail(error, kernel, "strides and dilation must be in [1, %lld]",
                   static_cast<long long>(kMaxAttrValue));
     }
   }
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 2 * spatial; ++i) {
     if (padding[i] < 0 || padding[i] > kMaxAttrValue) {
       return Fail(error, kernel, "padding must be in [0, %lld]",
                   static_cast<long long>(kMaxAttrValue));

@@ -56,8 +56,9 @@ inline constexpr int64_t kMaxAttrValue = int64_t{1} << 30;
 
 // Checks the sliding-window attributes shared by conv2d and pooling: strides and dilation in
 // [1, kMaxAttrValue], padding in [0, kMaxAttrValue].
+// `spatial` axes (padding holds 2 * spatial values).
 int CheckWindowAttrs(const char* kernel, const int64_t* strides, const int64_t* padding,
-                     const int64_t* dilation, FerryKernelError* error);
+                     const int64_t* dilation, FerryKernelError* error, int spatial = 2);
 
 // Product of dims[begin, end) (1 when empty). Safe on shapes that passed CheckArgs.
 int64_t Product(const int64_t* dims, int begin, int end);

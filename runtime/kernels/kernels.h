@@ -72,6 +72,32 @@ struct Conv2dAttrs {
 int Conv2d(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
            FerryKernelError* error);
 
+// 3-D (NCDHW) convolution and pooling, as conv2d and the 2-D pools with one more spatial
+// axis: conv3d data [N, C, D, H, W], weight [O, C / groups, KD, KH, KW] -> out
+// [N, O, OD, OH, OW] (im2col + cblas_sgemm, no epilogue); max_pool3d / avg_pool3d with the
+// 2-D pools' padding, ceil_mode and count_include_pad rules. Padding is front, top, left,
+// back, bottom, right.
+struct Conv3dAttrs {
+  int64_t strides[3] = {1, 1, 1};
+  int64_t padding[6] = {0, 0, 0, 0, 0, 0};
+  int64_t dilation[3] = {1, 1, 1};
+  int64_t groups = 1;
+};
+int Conv3d(const Conv3dAttrs& attrs, DLTensor* const* args, int32_t num_args,
+           FerryKernelError* error);
+struct Pool3dAttrs {
+  int64_t pool_size[3] = {1, 1, 1};
+  int64_t strides[3] = {1, 1, 1};
+  int64_t padding[6] = {0, 0, 0, 0, 0, 0};
+  int64_t dilation[3] = {1, 1, 1};
+  bool ceil_mode = false;
+  bool count_include_pad = false;
+};
+int MaxPool3d(const Pool3dAttrs& attrs, DLTensor* const* args, int32_t num_args,
+              FerryKernelError* error);
+int AvgPool3d(const Pool3dAttrs& attrs, DLTensor* const* args, int32_t num_args,
+              FerryKernelError* error);
+
 // bias_add: data [..], bias [data.shape[axis]] -> out (same shape as data). A negative axis
 // counts from the end.
 struct BiasAddAttrs {
