@@ -178,6 +178,23 @@ TEST(OnnxEndToEndTest, SplitIntoThreeOutputs) {
   }
 }
 
+TEST(OnnxEndToEndTest, GlobalAveragePoolOverThreeSpatialAxes) {
+  OnnxModelBuilder m;
+  m.Input("x", {1, 2, 2, 3, 4});
+  m.Node("GlobalAveragePool", {"x"}, {"y"});
+  m.Output("y");
+  ASSERT_OK_AND_ASSIGN(Model model, ImportOnnxModel(m.proto(), Options("gap3d")));
+  const NDArray x = RandomArray({1, 2, 2, 3, 4}, 12);
+  ASSERT_OK_AND_ASSIGN(std::vector<NDArray> out, testing::ExportAndRun(model, {{"x", x}}));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].shape(), (std::vector<int64_t>{1, 2, 1, 1, 1}));
+  for (int64_t c = 0; c < 2; ++c) {
+    double sum = 0;
+    for (int64_t i = 0; i < 24; ++i) sum += x.data_as<float>()[c * 24 + i];
+    EXPECT_NEAR(out[0].data_as<float>()[c], sum / 24, 1e-6) << c;
+  }
+}
+
 TEST(OnnxEndToEndTest, SplitThatDoesNotDivideEvenlyIsInvalidArgument) {
   OnnxModelBuilder m;
   m.Input("x", {2, 5});

@@ -335,6 +335,13 @@ Status ConvertPool(NodeContext& ctx, bool is_max) {
 
 Status ConvertGlobalPool(NodeContext& ctx, bool is_max) {
   ASSIGN_OR_RETURN(Value x, ctx.In(0));
+  const int64_t rank = static_cast<int64_t>(x.info.shape.size());
+  if (!is_max && rank == 5) {
+    // A 3-D global average is a mean over the spatial axes, keeping them as 1.
+    ASSIGN_OR_RETURN(Value y, ctx.Apply("reduce_mean", {x},
+                                        {{"axes", Shape{2, 3, 4}}, {"keepdims", int64_t{1}}}));
+    return ctx.SetOutput(0, y);
+  }
   ASSIGN_OR_RETURN(Shape spatial, SpatialDims(x, "input", false));
   ASSIGN_OR_RETURN(Value x2, To2d(ctx, x));
   ASSIGN_OR_RETURN(Value y, ctx.Apply(is_max ? "global_max_pool2d" : "global_avg_pool2d", {x2}));
