@@ -51,6 +51,7 @@
 
 #include "bench/bench_main.h"
 #include "rpc/message.h"
+#include "rpc/router_io.h"
 #include "rpc/ticket.h"
 #include "rpc/tracker_client.h"
 #include "tracker/tracker_server.h"
@@ -207,26 +208,18 @@ class EchoThread {
       zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
       zmq::poll(&item, 1, milliseconds(50));
       for (int batch = 0; batch < 1000 && (item.revents & ZMQ_POLLIN); ++batch) {
-        zmq::message_t identity;
-        if (!socket_.recv(identity, zmq::recv_flags::dontwait)) break;
-        rpc::Frames frames;
-        bool more = identity.more();
-        while (more) {
-          zmq::message_t frame;
-          (void)socket_.recv(frame, zmq::recv_flags::dontwait);
-          more = frame.more();
-          frames.push_back(std::move(frame));
-        }
-        StatusOr<rpc::ParsedMessage> m = rpc::ParseMessage(std::move(frames), rpc::ProtocolLimits{});
+        std::optional<rpc::RoutedMessage> message = rpc::ReceiveRouted(socket_);
+        if (!message) break;
+        StatusOr<rpc::ParsedMessage> m =
+            rpc::ParseMessage(std::move(message->frames), rpc::ProtocolLimits{});
         if (!m.ok() || m->type != MessageType::kRequestDevice) continue;
         MessageWriter w = MessageWriter::Reply(m->request_id, Status::Ok(), 4);
         w.packer().pack(std::string("tcp://127.0.0.1:20000"));
         w.packer().pack(ticket);
         w.packer().pack(lease++);
         w.packer().pack(std::string("agent-0000"));
-        rpc::Frames reply = std::move(w).Finish();
-        socket_.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-        socket_.send(reply[0], zmq::send_flags::dontwait);
+        std::string error;  // a client that left is simply not answered
+        (void)rpc::SendRouted(socket_, message->identity, std::move(w).Finish(), &error);
       }
     }
   }

@@ -9,6 +9,7 @@
 
 #include "device_agent/event_log.h"
 #include "device_agent/worker_process.h"
+#include "rpc/router_io.h"
 #include "rpc/ticket.h"
 #include "runtime/device_api.h"
 #include "util/hex.h"
@@ -118,22 +119,12 @@ Status Agent::Serve(const std::atomic<bool>& stop) {
       next_heartbeat_ = std::chrono::steady_clock::now() + config_.heartbeat_interval;
     }
     if (!(item.revents & ZMQ_POLLIN)) continue;
-    zmq::message_t identity;
-    (void)listener_.recv(identity, zmq::recv_flags::dontwait);
-    rpc::Frames frames;
-    bool more = identity.more();
-    while (more) {
-      zmq::message_t frame;
-      (void)listener_.recv(frame, zmq::recv_flags::dontwait);
-      more = frame.more();
-      frames.push_back(std::move(frame));
-    }
-    std::optional<rpc::Frames> reply = HandleRequest(std::move(frames));
-    if (!reply) continue;
-    listener_.send(identity, zmq::send_flags::sndmore);
-    for (size_t i = 0; i < reply->size(); ++i) {
-      listener_.send((*reply)[i], i + 1 < reply->size() ? zmq::send_flags::sndmore
-                                                        : zmq::send_flags::none);
+    std::optional<rpc::RoutedMessage> request = rpc::ReceiveRouted(listener_);
+    if (!request) continue;
+    std::optional<rpc::Frames> reply = HandleRequest(std::move(request->frames));
+    std::string send_error;
+    if (reply && !rpc::SendRouted(listener_, request->identity, std::move(*reply), &send_error)) {
+      LogEvent("agent_send_failed", {{"error", send_error}});
     }
   }
   StopAllSessions();

@@ -10,6 +10,7 @@
 
 #include "device_agent/agent_session_files.h"
 #include "device_agent/event_log.h"
+#include "rpc/router_io.h"
 #include "rpc/session_server.h"
 #include "runtime/build_config.h"
 #include "runtime/value.h"
@@ -117,27 +118,12 @@ int RunSessionWorker(const WorkerConfig& config) {
       }
     }
     if (!(items[0].revents & ZMQ_POLLIN)) continue;
-    rpc::Frames frames;
-    zmq::message_t identity;
-    (void)router.recv(identity, zmq::recv_flags::dontwait);
-    bool more = identity.more();
-    while (more) {
-      zmq::message_t frame;
-      (void)router.recv(frame, zmq::recv_flags::dontwait);
-      more = frame.more();
-      frames.push_back(std::move(frame));
-    }
-    std::optional<rpc::Frames> reply = server.Handle(std::move(frames));
-    if (reply) {
-      try {
-        router.send(identity, zmq::send_flags::sndmore);
-        for (size_t i = 0; i < reply->size(); ++i) {
-          router.send((*reply)[i], i + 1 < reply->size() ? zmq::send_flags::sndmore
-                                                         : zmq::send_flags::none);
-        }
-      } catch (const zmq::error_t& e) {
-        LogEvent("worker_send_failed", {{"session", config.session_id}, {"error", e.what()}});
-      }
+    std::optional<rpc::RoutedMessage> request = rpc::ReceiveRouted(router);
+    if (!request) continue;
+    std::optional<rpc::Frames> reply = server.Handle(std::move(request->frames));
+    std::string send_error;
+    if (reply && !rpc::SendRouted(router, request->identity, std::move(*reply), &send_error)) {
+      LogEvent("worker_send_failed", {{"session", config.session_id}, {"error", send_error}});
     }
     // A long call must not count as idle time.
     idle_deadline = std::chrono::steady_clock::now() + config.idle_timeout;

@@ -1,5 +1,6 @@
 #include "tracker/tracker_server.h"
 
+#include "rpc/router_io.h"
 #include "rpc/ticket.h"
 #include "util/hex.h"
 
@@ -85,17 +86,9 @@ Status TrackerServer::Serve(const std::atomic<bool>& stop) {
     zmq::poll(&item, 1, std::max(std::chrono::milliseconds(0), wait));
     // Drain what is queued before ticking, in batches.
     for (int batch = 0; batch < 1000 && (item.revents & ZMQ_POLLIN); ++batch) {
-      zmq::message_t identity;
-      if (!socket_.recv(identity, zmq::recv_flags::dontwait)) break;
-      rpc::Frames frames;
-      bool more = identity.more();
-      while (more) {
-        zmq::message_t frame;
-        (void)socket_.recv(frame, zmq::recv_flags::dontwait);
-        more = frame.more();
-        frames.push_back(std::move(frame));
-      }
-      Handle(identity.to_string(), std::move(frames), Clock::now());
+      std::optional<rpc::RoutedMessage> message = rpc::ReceiveRouted(socket_);
+      if (!message) break;
+      Handle(message->identity, std::move(message->frames), Clock::now());
     }
     const TimePoint now = Clock::now();
     if (now >= next_tick) {
@@ -107,18 +100,8 @@ Status TrackerServer::Serve(const std::atomic<bool>& stop) {
 }
 
 bool TrackerServer::Send(const std::string& identity, rpc::Frames frames) {
-  try {
-    zmq::message_t id(identity.data(), identity.size());
-    socket_.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    for (size_t i = 0; i < frames.size(); ++i) {
-      socket_.send(frames[i], (i + 1 < frames.size() ? zmq::send_flags::sndmore
-                                                     : zmq::send_flags::none) |
-                                  zmq::send_flags::dontwait);
-    }
-    return true;
-  } catch (const zmq::error_t&) {
-    return false;  // EHOSTUNREACH: the peer is gone
-  }
+  std::string error;  // the peer is gone (ROUTER_MANDATORY) or its queue is full
+  return rpc::SendRouted(socket_, identity, std::move(frames), &error);
 }
 
 void TrackerServer::Handle(const std::string& identity, rpc::Frames frames, TimePoint now) {
