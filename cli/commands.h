@@ -33,6 +33,8 @@ Status DemoCommand(std::span<const std::string> args, std::ostream& out);
 Status OnnxTestCommand(std::span<const std::string> args, std::ostream& out);
 // ferry inspect LIB
 Status InspectCommand(std::span<const std::string> args, std::ostream& out);
+// ferry keygen -o PATH [--force]
+Status KeygenCommand(std::span<const std::string> args, std::ostream& out);
 
 // Prints a tracker's status as a table, or as JSON.
 void PrintTrackerStatus(const rpc::TrackerStatus& status, bool json, std::ostream& out);

@@ -22,6 +22,7 @@ constexpr Command kCommands[] = {
     {"time", "time a model's run, here or on an agent", ferry::cli::TimeCommand},
     {"inspect", "describe the models of a library", ferry::cli::InspectCommand},
     {"status", "show a tracker's agents and queue", ferry::cli::StatusCommand},
+    {"keygen", "write a CURVE key pair (an identity)", ferry::cli::KeygenCommand},
     {"onnx-test", "run ONNX's backend test cases through Ferry", ferry::cli::OnnxTestCommand},
     {"demo", "build, run here and through a local tracker and agents", ferry::cli::DemoCommand},
 };

@@ -33,13 +33,17 @@ StatusOr<PackedFunc> ModelTarget::RunTimer(TimeEvaluatorOptions options) {
   return TimeEvaluator(executor.module(), "run", device, options);
 }
 
-const util::OptionSpec kPlacementOptions[5] = {
-    {"agent", "", true, "ENDPOINT  run on the device agent at ENDPOINT (tcp://HOST:PORT)"},
-    {"tracker", "", true, "ENDPOINT  run on an agent granted by the tracker at ENDPOINT"},
-    {"key", "", true, "KEY  the device key to request from the tracker"},
-    {"priority", "", true, "N  the request's priority at the tracker (default 0)"},
-    {"timeout", "", true, "SECONDS  deadline of each remote call and of the request (60)"},
-};
+std::vector<util::OptionSpec> PlacementOptionSpecs() {
+  std::vector<util::OptionSpec> specs = {
+      {"agent", "", true, "ENDPOINT  run on the device agent at ENDPOINT (tcp://HOST:PORT)"},
+      {"tracker", "", true, "ENDPOINT  run on an agent granted by the tracker at ENDPOINT"},
+      {"key", "", true, "KEY  the device key to request from the tracker"},
+      {"priority", "", true, "N  the request's priority at the tracker (default 0)"},
+      {"timeout", "", true, "SECONDS  deadline of each remote call and of the request (60)"},
+  };
+  for (util::OptionSpec& spec : SecurityOptionSpecs()) specs.push_back(std::move(spec));
+  return specs;
+}
 
 StatusOr<Placement> ParsePlacement(const util::ParsedArgs& parsed) {
   Placement placement;
@@ -52,6 +56,7 @@ StatusOr<Placement> ParsePlacement(const util::ParsedArgs& parsed) {
   if (placement.tracker && !placement.key) return InvalidArgumentError("--tracker needs --key");
   if (placement.key && !placement.tracker) return InvalidArgumentError("--key needs --tracker");
   ASSIGN_OR_RETURN(placement.timeout, ParseTimeout(parsed.Get("timeout")));
+  ASSIGN_OR_RETURN(placement.security, ParseSecurityOptions(parsed));
   if (auto text = parsed.Get("priority")) {
     try {
       size_t used = 0;
@@ -74,6 +79,7 @@ StatusOr<ModelTarget> OpenModelTarget(const std::string& library_path,
     options.timeout = placement.timeout;
     std::optional<rpc::RemoteSession> opened;
     if (placement.tracker) {
+      ASSIGN_OR_RETURN(options, placement.security.ForTracker(std::move(options)));
       ASSIGN_OR_RETURN(rpc::TrackerClient tracker, rpc::ConnectTracker(*placement.tracker, options));
       rpc::DeviceRequest request;
       request.priority = placement.priority;
@@ -81,6 +87,7 @@ StatusOr<ModelTarget> OpenModelTarget(const std::string& library_path,
       ASSIGN_OR_RETURN(rpc::RemoteSession granted, tracker.Request(*placement.key, request));
       opened.emplace(std::move(granted));
     } else {
+      ASSIGN_OR_RETURN(options, placement.security.ForAgent(std::move(options)));
       ASSIGN_OR_RETURN(rpc::RemoteSession direct, rpc::Connect(*placement.agent, options));
       opened.emplace(std::move(direct));
     }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/security_options.h"
 #include "rpc/client_session.h"
 #include "util/arg_parser.h"
 #include "runtime/executor_module.h"
@@ -33,13 +34,15 @@ struct Placement {
   std::optional<std::string> key;
   int priority = 0;
   std::chrono::milliseconds timeout{60000};
+  SecurityOptions security;
 };
 
-// Reads --agent, --tracker, --key, --priority and --timeout. Errors: kInvalidArgument for
+// Reads --agent, --tracker, --key, --priority, --timeout and the security options
+// (security_options.h). Errors: kInvalidArgument for
 // --agent with --tracker, --tracker without --key, or bad numbers.
 StatusOr<Placement> ParsePlacement(const util::ParsedArgs& parsed);
 // The option specs ParsePlacement reads, for a command's option table.
-extern const util::OptionSpec kPlacementOptions[5];
+std::vector<util::OptionSpec> PlacementOptionSpecs();
 
 // Opens `library_path` per `placement`, picks the model (`name`, or the library's only one)
 // and creates its executor on the target's CPU. Errors: those of loading, connecting,

@@ -31,7 +31,7 @@ constexpr const char* kUsage =
 
 Status TimeCommand(std::span<const std::string> args, std::ostream& out) {
   std::vector<OptionSpec> specs(std::begin(kOptions), std::end(kOptions));
-  specs.insert(specs.end(), std::begin(kPlacementOptions), std::end(kPlacementOptions));
+  for (util::OptionSpec& spec : PlacementOptionSpecs()) specs.push_back(std::move(spec));
   ASSIGN_OR_RETURN(std::optional<util::ParsedArgs> command_line,
                    ParseCommandLine(args, specs, kUsage, out));
   if (!command_line) return Status::Ok();

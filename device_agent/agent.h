@@ -17,7 +17,10 @@
 #include <zmq.hpp>
 
 #include "device_agent/session_worker.h"
+#include "rpc/curve_keys.h"
 #include "rpc/message.h"
+#include "rpc/router_io.h"
+#include "rpc/zap_handler.h"
 
 namespace ferry::agent {
 
@@ -28,10 +31,24 @@ struct AgentConfig {
   // The executable to run as a session worker (this program).
   std::string worker_executable;
   std::chrono::milliseconds session_timeout{std::chrono::minutes(5)};
+  // A session whose client has not said Hello within this ends (and frees its slot).
+  std::chrono::milliseconds hello_timeout{std::chrono::seconds(10)};
+  // A call running this long past its caller's deadline ends with its worker.
+  std::chrono::milliseconds call_grace{std::chrono::seconds(5)};
   int max_sessions = 64;
+  // Sessions not yet claimed with Hello that one peer (CURVE key, else IP address) may hold.
+  int max_unclaimed_per_peer = 4;
   int64_t max_message_bytes = int64_t{1} << 30;
   uint64_t max_upload_bytes = uint64_t{16} << 30;
-  // Allow a non-loopback listen address (there is no authentication yet).
+  // Workers' resource limits (0: unlimited address space).
+  uint64_t worker_max_address_space = 0;
+  uint64_t worker_max_open_files = 1024;
+
+  // CURVE: with an identity, the listener and every session worker encrypt and admit only
+  // `client_keys`; a session's worker admits only the key that opened it.
+  std::optional<rpc::CurveKeyPair> identity;
+  rpc::AuthorizedKeys client_keys;
+  // Allow plaintext on a non-loopback listen address.
   bool insecure = false;
 
   // Under a tracker (tracker endpoint non-empty): the agent registers under `key` with its
@@ -41,6 +58,8 @@ struct AgentConfig {
   std::string key;
   std::map<std::string, std::string> tags;
   std::string secret;
+  // The tracker's CURVE public key; required with an identity and a tracker.
+  std::string tracker_key;
   // Where clients reach this agent (default: the bound endpoint).
   std::string advertise;
   std::chrono::milliseconds heartbeat_interval{1000};
@@ -48,8 +67,9 @@ struct AgentConfig {
 
 class Agent {
  public:
-  // Binds the listener. Errors: kInvalidArgument for a bad endpoint, kPermissionDenied for a
-  // non-loopback address without `insecure`, kUnavailable when the address is taken.
+  // Binds the listener. Errors: kInvalidArgument for a bad endpoint or incomplete keys,
+  // kPermissionDenied for a non-loopback address without an identity or `insecure`,
+  // kUnavailable when the address is taken.
   static StatusOr<std::unique_ptr<Agent>> Create(AgentConfig config);
   ~Agent();
 
@@ -65,24 +85,33 @@ class Agent {
     std::string worker_endpoint;
     std::chrono::steady_clock::time_point started;
     uint64_t lease_id = 0;  // under a tracker
+    std::string peer;       // who opened it: CURVE key fingerprint, else IP address
+    int report_fd = -1;     // the worker's report pipe (closed at EndSession)
+    bool claimed = false;   // its client said Hello
   };
 
   Agent(AgentConfig config, std::string bind_host);
-  std::optional<rpc::Frames> HandleRequest(rpc::Frames request);
-  StatusOr<rpc::Frames> OpenSession(const rpc::ParsedMessage& m);
+  std::optional<rpc::Frames> HandleRequest(rpc::RoutedMessage request);
+  StatusOr<rpc::Frames> OpenSession(const rpc::ParsedMessage& m, const rpc::RoutedMessage& from);
   StatusOr<rpc::Frames> SessionStatus(const rpc::ParsedMessage& m);
-  // Reaps exited workers; with `block_for` > 0 waits that long for `pid` specifically.
+  // Reaps exited workers.
   void ReapWorkers();
+  // Reads the workers' report pipes: marks sessions whose client said Hello.
+  void ReadWorkerReports();
+  // Sessions of `peer` not yet claimed with Hello.
+  int UnclaimedSessionsOf(const std::string& peer) const;
   void EndSession(const std::string& id, const std::string& reason);
   void StopAllSessions();
   // Checks an OpenSession's ticket when serving under a tracker; returns its lease id.
-  StatusOr<uint64_t> CheckTicket(const rpc::ParsedMessage& m);
+  // With CURVE, the ticket must name the key of the client that presents it.
+  StatusOr<uint64_t> CheckTicket(const rpc::ParsedMessage& m, const std::string& client_key);
   void SendHeartbeat();
   void SendToTracker(rpc::Frames frames);
 
   AgentConfig config_;
   std::string bind_host_;
   zmq::context_t context_{1};
+  std::unique_ptr<rpc::ZapHandler> zap_;  // with an identity; before the sockets it serves
   zmq::socket_t listener_;
   std::string endpoint_;
   std::map<std::string, Session> sessions_;

@@ -2,7 +2,9 @@
 //
 //   ferry-agent --listen tcp://127.0.0.1:9190 [--work-dir DIR] [--session-timeout SECONDS]
 //               [--max-sessions N] [--endpoint-file FILE] [--insecure]
-//               [--tracker ENDPOINT --key KEY --secret-file FILE [--tag NAME=VALUE ...]]
+//               [--identity FILE --authorized-keys FILE]
+//               [--tracker ENDPOINT --key KEY --secret-file FILE [--tracker-key KEY|FILE]
+//                [--tag NAME=VALUE ...]]
 //
 // Port '*' or 0 picks a free port; the bound endpoint is printed ("listening on ...") and,
 // with --endpoint-file, written to FILE. SIGINT/SIGTERM stop it, ending every session.
@@ -20,6 +22,7 @@
 #include "util/arg_parser.h"
 #include "device_agent/agent.h"
 #include "device_agent/worker_process.h"
+#include "rpc/curve_keys.h"
 #include "rpc/ticket.h"
 #include "runtime/file_util.h"
 
@@ -35,7 +38,15 @@ const ferry::util::OptionSpec kOptions[] = {
     {"session-timeout", "", true, "SECONDS  end a session after this long without a request (300)"},
     {"max-sessions", "", true, "N  concurrent sessions (64)"},
     {"endpoint-file", "", true, "FILE  write the bound endpoint here once listening"},
-    {"insecure", "", false, "allow a non-loopback listen address without authentication"},
+    {"insecure", "", false, "allow plaintext on a non-loopback listen address"},
+    {"identity", "", true, "FILE  this agent's CURVE secret key (default ~/.config/ferry/identity)"},
+    {"authorized-keys", "", true,
+     "FILE  client public keys admitted (default ~/.config/ferry/authorized_keys)"},
+    {"tracker-key", "", true, "KEY|FILE  the tracker's CURVE public key (with --identity)"},
+    {"hello-timeout", "", true, "SECONDS  end a session whose client has not said Hello (10)"},
+    {"cache-max-bytes", "", true, "BYTES  upload cache size limit, LRU eviction (unlimited)"},
+    {"session-disk-quota", "", true, "BYTES  files one session may store (unlimited)"},
+    {"worker-max-memory", "", true, "BYTES  address space of each session worker (unlimited)"},
     {"tracker", "", true, "ENDPOINT  register with the tracker at ENDPOINT"},
     {"key", "", true, "KEY  the device key to register under (with --tracker)"},
     {"tag", "", true, "NAME=VALUE  a tag clients may ask for; repeatable (with --tracker)"},
@@ -53,6 +64,15 @@ ferry::StatusOr<int64_t> PositiveNumber(const std::string& text, const char* fla
   } catch (const std::exception&) {
   }
   return ferry::InvalidArgumentError(std::string(flag) + " needs a positive integer");
+}
+
+// ~/.config/ferry/authorized_keys when it exists.
+std::optional<std::string> DefaultAuthorizedKeysPath() {
+  const char* home = std::getenv("HOME");
+  if (home == nullptr) return std::nullopt;
+  const std::string path = std::string(home) + "/.config/ferry/authorized_keys";
+  std::error_code ec;
+  return std::filesystem::exists(path, ec) ? std::optional<std::string>(path) : std::nullopt;
 }
 
 ferry::Status Run(int argc, char** argv) {
@@ -73,6 +93,26 @@ ferry::Status Run(int argc, char** argv) {
   if (auto v = parsed.Get("session-timeout")) {
     ASSIGN_OR_RETURN(int64_t seconds, PositiveNumber(*v, "--session-timeout"));
     config.session_timeout = std::chrono::seconds(seconds);
+  }
+  if (auto v = parsed.Get("hello-timeout")) {
+    ASSIGN_OR_RETURN(int64_t seconds, PositiveNumber(*v, "--hello-timeout"));
+    config.hello_timeout = std::chrono::seconds(seconds);
+  }
+  if (auto v = parsed.Get("worker-max-memory")) {
+    ASSIGN_OR_RETURN(int64_t bytes, PositiveNumber(*v, "--worker-max-memory"));
+    config.worker_max_address_space = static_cast<uint64_t>(bytes);
+  }
+  ASSIGN_OR_RETURN(config.identity, ferry::rpc::ResolveCurveIdentity(parsed.Get("identity")));
+  if (config.identity) {
+    std::optional<std::string> keys = parsed.Get("authorized-keys");
+    if (!keys) keys = DefaultAuthorizedKeysPath();
+    if (!keys) return ferry::InvalidArgumentError("an agent with an identity needs --authorized-keys");
+    ASSIGN_OR_RETURN(config.client_keys, ferry::rpc::LoadAuthorizedKeys(*keys));
+    if (auto tracker_key = parsed.Get("tracker-key")) {
+      ASSIGN_OR_RETURN(config.tracker_key, ferry::rpc::LoadCurvePublicKey(*tracker_key));
+    }
+  } else if (parsed.Has("authorized-keys") || parsed.Has("tracker-key")) {
+    return ferry::InvalidArgumentError("--authorized-keys and --tracker-key need --identity");
   }
   if (auto v = parsed.Get("max-sessions")) {
     ASSIGN_OR_RETURN(int64_t n, PositiveNumber(*v, "--max-sessions"));
@@ -115,7 +155,11 @@ ferry::Status Run(int argc, char** argv) {
 
   ASSIGN_OR_RETURN(std::unique_ptr<ferry::agent::Agent> agent,
                    ferry::agent::Agent::Create(config));
-  std::cout << "ferry-agent listening on " << agent->endpoint() << std::endl;
+  std::cout << "ferry-agent listening on " << agent->endpoint()
+            << (config.identity ? " (CURVE: encrypted, " + std::to_string(config.client_keys.size()) +
+                                      " client keys admitted)"
+                                : " (plaintext)")
+            << std::endl;
   if (auto file = parsed.Get("endpoint-file")) {
     RETURN_IF_ERROR(ferry::WriteFileAtomically(*file, agent->endpoint() + "\n"));
   }

@@ -3,14 +3,24 @@
 // endpoint on `report_fd`, and serves the client directly, so calls never pass through the
 // agent. Uploaded code runs here: if it crashes, only this session ends.
 //
+// The session belongs to the connection whose Hello carried the token: with CURVE the socket
+// admits only the key that opened the session, and in any mode the worker serves only the
+// connection (routing id) that said Hello. After a correct Hello it writes "HELLO" on
+// `report_fd`, so the agent knows the session is claimed.
+//
 // It exits when the client closes the session, when the client's connection drops, after
-// `idle_timeout` without a request, or when the agent dies (PR_SET_PDEATHSIG).
+// `idle_timeout` without a request, when no Hello comes within `hello_timeout`, when a call
+// outlives its deadline by `call_grace` or the client leaves during it (worker_watchdog.h),
+// or when the agent dies (PR_SET_PDEATHSIG). It runs under resource limits: no core dumps,
+// at most `max_open_files` descriptors, and `max_address_space` bytes of address space.
 #ifndef FERRY_DEVICE_AGENT_SESSION_WORKER_H_
 #define FERRY_DEVICE_AGENT_SESSION_WORKER_H_
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+
+#include "device_agent/worker_watchdog.h"
 
 namespace ferry::agent {
 
@@ -20,15 +30,18 @@ struct WorkerConfig {
   std::string cache_dir;
   std::string bind_host = "127.0.0.1";
   std::string token;
-  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  WatchdogLimits limits;
   int report_fd = -1;
   int64_t max_message_bytes = int64_t{1} << 30;
   uint64_t max_upload_bytes = uint64_t{16} << 30;
+  // CURVE: the agent's secret key (from the environment, like the token) and the public key
+  // of the client that opened the session, the only one admitted. Both empty: plaintext.
+  std::string secret_key;
+  std::string client_key;
+  // Resource limits (0: leave as inherited).
+  uint64_t max_address_space = 0;
+  uint64_t max_open_files = 1024;
 };
-
-// The worker's exit code when it ended the session after its idle timeout (0 when the
-// client closed it or went away).
-inline constexpr int kWorkerExitIdle = 3;
 
 // Runs the worker until the session ends; returns the process exit code.
 int RunSessionWorker(const WorkerConfig& config);

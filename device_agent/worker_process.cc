@@ -19,6 +19,15 @@ namespace {
 
 constexpr int kReportFd = 3;
 constexpr const char* kTokenVariable = "FERRY_SESSION_TOKEN";
+constexpr const char* kSecretKeyVariable = "FERRY_SESSION_SECRET_KEY";
+
+bool IsSecretVariable(const char* entry) {
+  for (const char* name : {kTokenVariable, kSecretKeyVariable}) {
+    const size_t length = std::strlen(name);
+    if (std::strncmp(entry, name, length) == 0 && entry[length] == '=') return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -37,19 +46,27 @@ StatusOr<StartedWorker> StartWorkerProcess(const std::string& executable,
   std::vector<std::string> args = {
       executable,        "--session-worker", "--session-id",   config.session_id,
       "--sessions-root", config.sessions_root, "--cache-dir",  config.cache_dir,
-      "--bind-host",     config.bind_host,      "--idle-timeout-ms",
-      std::to_string(config.idle_timeout.count()),
+      "--bind-host",     config.bind_host,
+      "--idle-timeout-ms", std::to_string(config.limits.idle_timeout.count()),
+      "--hello-timeout-ms", std::to_string(config.limits.hello_timeout.count()),
+      "--call-grace-ms", std::to_string(config.limits.call_grace.count()),
       "--max-message-bytes", std::to_string(config.max_message_bytes),
       "--max-upload-bytes", std::to_string(config.max_upload_bytes),
+      "--max-address-space", std::to_string(config.max_address_space),
+      "--max-open-files", std::to_string(config.max_open_files),
+      "--client-key", config.client_key.empty() ? "-" : config.client_key,
       "--report-fd", std::to_string(kReportFd)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::vector<std::string> env_storage;
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, kTokenVariable, std::strlen(kTokenVariable)) != 0) env_storage.push_back(*e);
+    if (!IsSecretVariable(*e)) env_storage.push_back(*e);
   }
   env_storage.push_back(std::string(kTokenVariable) + "=" + config.token);
+  if (!config.secret_key.empty()) {
+    env_storage.push_back(std::string(kSecretKeyVariable) + "=" + config.secret_key);
+  }
   std::vector<char*> envp;
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -87,17 +104,19 @@ StatusOr<StartedWorker> StartWorkerProcess(const std::string& executable,
     }
     report.append(buffer, static_cast<size_t>(n));
   }
-  ::close(pipe_fds[0]);
   const std::string prefix = "ENDPOINT ";
   if (failure.ok() && report.rfind(prefix, 0) != 0) {
     failure = InternalError("the session worker sent an unexpected report");
   }
   if (!failure.ok()) {
+    ::close(pipe_fds[0]);
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     return failure;
   }
-  return StartedWorker{pid, report.substr(prefix.size(), report.find('\n') - prefix.size())};
+  fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
+  return StartedWorker{pid, report.substr(prefix.size(), report.find('\n') - prefix.size()),
+                       pipe_fds[0]};
 }
 
 StatusOr<WorkerConfig> ParseWorkerArgs(int argc, char** argv) {
@@ -125,7 +144,21 @@ StatusOr<WorkerConfig> ParseWorkerArgs(int argc, char** argv) {
       config.bind_host = value;
     } else if (flag == "--idle-timeout-ms") {
       ASSIGN_OR_RETURN(int64_t ms, number(value, "--idle-timeout-ms"));
-      config.idle_timeout = std::chrono::milliseconds(ms);
+      config.limits.idle_timeout = std::chrono::milliseconds(ms);
+    } else if (flag == "--hello-timeout-ms") {
+      ASSIGN_OR_RETURN(int64_t ms, number(value, "--hello-timeout-ms"));
+      config.limits.hello_timeout = std::chrono::milliseconds(ms);
+    } else if (flag == "--call-grace-ms") {
+      ASSIGN_OR_RETURN(int64_t ms, number(value, "--call-grace-ms"));
+      config.limits.call_grace = std::chrono::milliseconds(ms);
+    } else if (flag == "--max-address-space") {
+      ASSIGN_OR_RETURN(int64_t bytes, number(value, "--max-address-space"));
+      config.max_address_space = static_cast<uint64_t>(bytes);
+    } else if (flag == "--max-open-files") {
+      ASSIGN_OR_RETURN(int64_t n, number(value, "--max-open-files"));
+      config.max_open_files = static_cast<uint64_t>(n);
+    } else if (flag == "--client-key") {
+      config.client_key = value == "-" ? "" : value;
     } else if (flag == "--max-message-bytes") {
       ASSIGN_OR_RETURN(config.max_message_bytes, number(value, "--max-message-bytes"));
     } else if (flag == "--max-upload-bytes") {
@@ -142,6 +175,13 @@ StatusOr<WorkerConfig> ParseWorkerArgs(int argc, char** argv) {
   if (token == nullptr || *token == '\0') return InvalidArgumentError("no session token");
   config.token = token;
   unsetenv(kTokenVariable);
+  if (const char* secret = std::getenv(kSecretKeyVariable); secret != nullptr) {
+    config.secret_key = secret;
+    unsetenv(kSecretKeyVariable);
+  }
+  if (config.client_key.empty() != config.secret_key.empty()) {
+    return InvalidArgumentError("a CURVE worker needs both the client key and the secret key");
+  }
   if (config.session_id.empty() || config.sessions_root.empty() || config.cache_dir.empty() ||
       config.report_fd < 0) {
     return InvalidArgumentError("incomplete worker configuration");

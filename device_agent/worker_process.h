@@ -1,6 +1,7 @@
 // Starting a session worker process: the agent's own executable re-run with
-// `--session-worker`, the session token in its environment (not on its command line), and
-// a pipe on which the worker reports the endpoint it bound.
+// `--session-worker`, the session token and the agent's CURVE secret key in its environment
+// (not on its command line), and a pipe on which the worker reports the endpoint it bound
+// and, later, that its client said Hello.
 #ifndef FERRY_DEVICE_AGENT_WORKER_PROCESS_H_
 #define FERRY_DEVICE_AGENT_WORKER_PROCESS_H_
 
@@ -17,6 +18,9 @@ namespace ferry::agent {
 struct StartedWorker {
   pid_t pid = -1;
   std::string endpoint;
+  // The read end of the worker's report pipe (non-blocking, close-on-exec), owned by the
+  // caller: the worker writes "HELLO\n" on it once its client is greeted.
+  int report_fd = -1;
 };
 
 // Starts `executable` as the worker of `config` (its report_fd is set here) and waits up to
@@ -26,8 +30,9 @@ StatusOr<StartedWorker> StartWorkerProcess(const std::string& executable,
                                            const WorkerConfig& config,
                                            std::chrono::milliseconds timeout);
 
-// Parses the worker's command line (argv after "--session-worker"), the token from the
-// environment variable FERRY_SESSION_TOKEN. Errors: kInvalidArgument.
+// Parses the worker's command line (argv after "--session-worker"), the token and secret key
+// from the environment (FERRY_SESSION_TOKEN, FERRY_SESSION_SECRET_KEY), which it then clears.
+// Errors: kInvalidArgument.
 StatusOr<WorkerConfig> ParseWorkerArgs(int argc, char** argv);
 
 // "SIGSEGV" for 11, "signal 42" when there is no name.

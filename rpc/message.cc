@@ -214,6 +214,21 @@ Status CheckBodySize(const ParsedMessage& m, size_t size) {
   return Status::Ok();
 }
 
+Status CheckRequestHeader(const ParsedMessage& m, std::string_view server) {
+  if (m.version < kMinProtocolVersion || m.version > kMaxProtocolVersion) {
+    return UnimplementedError("protocol version mismatch: the message has version " +
+                              std::to_string(m.version) + ", " + std::string(server) + " speaks " +
+                              std::to_string(kMinProtocolVersion) + ".." +
+                              std::to_string(kMaxProtocolVersion));
+  }
+  if (m.type == MessageType::kReply) return InvalidArgumentError("unexpected reply message");
+  if (m.deadline_ms == 0) {
+    return DeadlineExceededError(std::string(MessageTypeName(m.type)) +
+                                 ": the deadline passed before the request was served");
+  }
+  return Status::Ok();
+}
+
 void PackDevice(msgpack::packer<msgpack::sbuffer>& p, Device device) {
   p.pack_array(2);
   p.pack(static_cast<int32_t>(device.type));

@@ -81,6 +81,12 @@ StatusOr<const msgpack::object*> ReadArray(const msgpack::object& o, std::string
 // Checks the body has at least `size` items.
 Status CheckBodySize(const ParsedMessage& m, size_t size);
 
+// What every server checks before serving a request: a version it speaks (else
+// kUnimplemented "protocol version mismatch ... `server` speaks a..b"), a request rather than
+// a reply (kInvalidArgument) and a deadline that has not passed (deadline_ms 0:
+// kDeadlineExceeded).
+Status CheckRequestHeader(const ParsedMessage& m, std::string_view server);
+
 // [type, id] and [code, bits, lanes].
 void PackDevice(msgpack::packer<msgpack::sbuffer>& p, Device device);
 StatusOr<Device> ReadDevice(const msgpack::object& o);

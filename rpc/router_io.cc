@@ -5,7 +5,7 @@ namespace ferry::rpc {
 std::optional<RoutedMessage> ReceiveRouted(zmq::socket_t& router) {
   zmq::message_t identity;
   if (!router.recv(identity, zmq::recv_flags::dontwait)) return std::nullopt;
-  RoutedMessage message{identity.to_string(), {}};
+  RoutedMessage message{identity.to_string(), {}, -1, {}, {}};
   // The frames of a multipart message arrive together, so none of these waits.
   bool more = identity.more();
   while (more) {
@@ -13,6 +13,18 @@ std::optional<RoutedMessage> ReceiveRouted(zmq::socket_t& router) {
     if (!router.recv(frame, zmq::recv_flags::dontwait)) break;
     more = frame.more();
     message.frames.push_back(std::move(frame));
+  }
+  // The connection's properties, as the frames received from it carry them (the identity
+  // frame is made by the ROUTER socket itself).
+  if (!message.frames.empty()) {
+    zmq_msg_t* first = message.frames.front().handle();
+    message.connection_fd = zmq_msg_get(first, ZMQ_SRCFD);
+    if (const char* user_id = zmq_msg_gets(first, "User-Id"); user_id != nullptr) {
+      message.peer_key = user_id;
+    }
+    if (const char* address = zmq_msg_gets(first, "Peer-Address"); address != nullptr) {
+      message.peer_address = address;
+    }
   }
   return message;
 }

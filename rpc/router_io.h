@@ -12,8 +12,16 @@
 namespace ferry::rpc {
 
 struct RoutedMessage {
-  std::string identity;  // the sending peer
-  Frames frames;         // the message, without the identity frame
+  std::string identity;  // the sending connection's routing id
+  // The peer's CURVE public key (Z85) as its ZAP handler admitted it; empty on a plaintext
+  // connection. Unlike the routing id, a peer cannot choose it.
+  std::string peer_key;
+  // The file descriptor of the connection (ZMQ_SRCFD), as socket monitor events name it; -1
+  // when unknown.
+  int connection_fd = -1;
+  // The peer's IP address as ZeroMQ reports it ("Peer-Address"); empty when unknown.
+  std::string peer_address;
+  Frames frames;  // the message, without the identity frame
 };
 
 // The next queued message, or nullopt when none is queued (never waits).

@@ -1,5 +1,7 @@
 #include "rpc/zmq_channel.h"
 
+#include "rpc/zap_handler.h"
+
 #include <atomic>
 #include <cstring>
 
@@ -23,18 +25,30 @@ StatusOr<std::unique_ptr<ZmqChannel>> ZmqChannel::Connect(std::shared_ptr<zmq::c
     socket.set(zmq::sockopt::heartbeat_ivl, options.heartbeat_interval_ms);
     socket.set(zmq::sockopt::heartbeat_timeout, options.heartbeat_timeout_ms);
     socket.set(zmq::sockopt::immediate, 1);
+    if (options.curve_identity) {
+      if (!IsZ85Key(options.curve_server_key)) {
+        return InvalidArgumentError("a CURVE connection to " + endpoint +
+                                    " needs the server's public key");
+      }
+      ApplyClientCurve(socket, *options.curve_identity, options.curve_server_key);
+    }
     const std::string monitor_endpoint =
         "inproc://ferry-channel-monitor-" + std::to_string(next_monitor_id++);
     if (zmq_socket_monitor(socket.handle(), monitor_endpoint.c_str(),
-                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
       return InternalError("cannot monitor a ZeroMQ socket: " + std::string(zmq_strerror(zmq_errno())));
     }
     zmq::socket_t monitor(*context, zmq::socket_type::pair);
     monitor.set(zmq::sockopt::linger, 0);
     monitor.connect(monitor_endpoint);
     socket.connect(endpoint);
-    return std::unique_ptr<ZmqChannel>(
+    std::unique_ptr<ZmqChannel> channel(
         new ZmqChannel(std::move(context), std::move(socket), std::move(monitor), endpoint));
+    channel->curve_ = options.curve_identity.has_value();
+    return channel;
   } catch (const zmq::error_t& e) {
     return InvalidArgumentError("cannot connect to '" + endpoint + "': " + e.what());
   }
@@ -54,18 +68,46 @@ void ZmqChannel::DrainMonitor() {
     if (event.size() < 2) continue;
     uint16_t id;
     std::memcpy(&id, event.data(), sizeof(id));
+    uint32_t value = 0;
+    if (event.size() >= 6) std::memcpy(&value, static_cast<const char*>(event.data()) + 2, 4);
     if (id == ZMQ_EVENT_CONNECTED) {
       connected_ = true;
       disconnected_ = false;
+    } else if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      handshake_succeeded_ = true;
+    } else if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+      handshake_failure_ = "the server refused this client's key (ZAP status " +
+                           std::to_string(value) + "); ask its operator to authorize it";
+    } else if (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+               id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+      handshake_failure_ = curve_ ? "the CURVE handshake failed: the server does not speak CURVE "
+                                    "or its key is not the one given"
+                                  : "the security handshake failed: the server requires CURVE "
+                                    "keys (pass --identity and the server's key)";
     } else if (id == ZMQ_EVENT_DISCONNECTED && connected_) {
+      if (curve_ && !handshake_succeeded_ && handshake_failure_.empty()) {
+        // A CURVE server that cannot open our HELLO (wrong server key) or whose handler
+        // refuses us without saying so just closes the connection.
+        handshake_failure_ =
+            "the server closed the connection during the CURVE handshake: this client's key is "
+            "not authorized there, or the server's key is not the one given";
+      }
       disconnected_ = true;
     }
   }
 }
 
+Status ZmqChannel::ConnectionError() const {
+  if (!handshake_failure_.empty()) {
+    return PermissionDeniedError("connecting to " + endpoint_ + ": " + handshake_failure_);
+  }
+  if (disconnected_) return UnavailableError("connection to " + endpoint_ + " lost");
+  return Status::Ok();
+}
+
 Status ZmqChannel::Send(Frames frames, Deadline deadline) {
   DrainMonitor();
-  if (disconnected_) return UnavailableError("connection to " + endpoint_ + " lost");
+  RETURN_IF_ERROR(ConnectionError());
   try {
     for (size_t i = 0; i < frames.size(); ++i) {
       const bool more = i + 1 < frames.size();
@@ -81,7 +123,7 @@ Status ZmqChannel::Send(Frames frames, Deadline deadline) {
         zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLOUT, 0};
         zmq::poll(&item, 1, std::chrono::milliseconds(std::min<uint32_t>(MillisecondsUntil(deadline), 100)));
         DrainMonitor();
-        if (disconnected_) return UnavailableError("connection to " + endpoint_ + " lost");
+        RETURN_IF_ERROR(ConnectionError());
       }
     }
   } catch (const zmq::error_t& e) {
@@ -110,7 +152,7 @@ StatusOr<std::optional<Frames>> ZmqChannel::Receive(Deadline deadline) {
         if (!frames.empty()) return std::optional<Frames>(std::move(frames));
       }
       DrainMonitor();
-      if (disconnected_) return UnavailableError("connection to " + endpoint_ + " lost");
+      RETURN_IF_ERROR(ConnectionError());
       if (Clock::now() >= deadline) return std::optional<Frames>();
     }
   } catch (const zmq::error_t& e) {
