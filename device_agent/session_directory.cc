@@ -122,6 +122,42 @@ StatusOr<std::string> SessionDirectory::PathOf(std::string_view label) const {
   return target;
 }
 
+StatusOr<std::string> SessionDirectory::LoadPathOf(std::string_view label) {
+  ASSIGN_OR_RETURN(const std::string target, PathOf(label));
+  // Link first and name the link after what was linked, so a label replaced meanwhile cannot
+  // give one inode's name to another inode.
+  std::string temp;
+  for (;;) {
+    temp = path_ + "/.add-" + std::to_string(next_temp_++);
+    if (::link(target.c_str(), temp.c_str()) == 0) break;
+    const int error = errno;
+    if (error == EEXIST) continue;
+    if (error == ENOENT) {
+      return NotFoundError("no file labelled \"" + std::string(label) + "\" in the session");
+    }
+    return UnavailableError("cannot link " + target + " for loading: " + Errno(error));
+  }
+  struct stat linked;
+  if (::lstat(temp.c_str(), &linked) != 0 || !S_ISREG(linked.st_mode)) {
+    ::unlink(temp.c_str());
+    return NotFoundError("no file labelled \"" + std::string(label) + "\" in the session");
+  }
+  std::string load_path = path_ + "/.load-" + std::to_string(linked.st_ino);
+  struct stat existing;
+  if (::lstat(load_path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode) &&
+      existing.st_ino == linked.st_ino && existing.st_dev == linked.st_dev) {
+    ::unlink(temp.c_str());
+    return load_path;
+  }
+  // Whatever else has that name (left by the session's own code) is replaced.
+  if (::rename(temp.c_str(), load_path.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(temp.c_str());
+    return UnavailableError("cannot rename " + temp + " to " + load_path + ": " + Errno(error));
+  }
+  return load_path;
+}
+
 std::vector<SessionDirectory::FileInfo> SessionDirectory::List() const {
   std::vector<FileInfo> files;
   if (path_.empty()) return files;

@@ -2,7 +2,8 @@
 // everything in it when the session ends.
 //
 // Files get into it by label (see file_label.h) from the upload cache, as hard links to the
-// cached, read-only file, so a 1 GiB library used by ten sessions is stored once.
+// cached, read-only file, so a 1 GiB library used by ten sessions is stored once. A cached file
+// linked here has a link count above 1, which is what keeps the cache from evicting it.
 #ifndef FERRY_DEVICE_AGENT_SESSION_DIRECTORY_H_
 #define FERRY_DEVICE_AGENT_SESSION_DIRECTORY_H_
 
@@ -15,8 +16,8 @@
 
 namespace ferry::agent {
 
-// Owns `<root>/<session_id>`. Move-only (calling AddFile, PathOf or Remove on a moved-from
-// object is a broken precondition); the destructor removes the directory recursively,
+// Owns `<root>/<session_id>`. Move-only (calling AddFile, PathOf, LoadPathOf or Remove on a
+// moved-from object is a broken precondition); the destructor removes the directory recursively,
 // ignoring errors. Not thread-safe: one thread (the session's) uses it.
 //
 // Only regular files are ever reported or resolved: a symbolic link or directory that the
@@ -53,6 +54,15 @@ class SessionDirectory {
   // `<dir>/<label>`. Errors: kInvalidArgument for a bad label; kNotFound when no regular file
   // has that label.
   StatusOr<std::string> PathOf(std::string_view label) const;
+
+  // A path that names the current content of file `label` and nothing else:
+  // `<dir>/.load-<inode>`, a hard link to the labelled file, made on first use. Replacing the
+  // label (AddFile) gives it a new inode and so a new load path, while loading the same content
+  // again gives the same path. For the dynamic loader, which returns the handle it already has
+  // for a path it has loaded: loading a label loads what the label holds now. The link lives
+  // until the session ends (a loaded library stays in use), and an inode number is not reused
+  // while it exists. Errors: as PathOf; kUnavailable when the link cannot be made.
+  StatusOr<std::string> LoadPathOf(std::string_view label);
 
   // The regular files in the directory, sorted by label, without names starting with '.'
   // (the agent's temp files). Unreadable entries are skipped; empty when the directory is gone.

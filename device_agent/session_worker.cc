@@ -61,7 +61,8 @@ int RunSessionWorker(const WorkerConfig& config) {
     LogEvent("worker_failed", {{"session", config.session_id}, {"error", directory.status().ToString()}});
     return 1;
   }
-  AgentSessionFiles files(std::move(*cache), std::move(*directory), config.max_upload_bytes);
+  AgentSessionFiles files(std::move(*cache), kAnonymousOwner, std::move(*directory),
+                          StorageLimits{.max_upload_bytes = config.max_upload_bytes});
   FunctionRegistry globals;
   if (Status s = RegisterSessionFunctions(globals); !s.ok()) return 1;
   rpc::SessionServerOptions options;

@@ -24,8 +24,10 @@ class SessionFiles {
   virtual ~SessionFiles() = default;
 
   // Starts storing `label` with content of `size` bytes and SHA-256 `digest` (lowercase hex).
-  // Returns true when the content is already cached: the file is in place and no chunks are
-  // needed. Errors: kInvalidArgument (bad label or digest), kResourceExhausted (too large).
+  // Returns true when the content is already cached for this session's client identity (never
+  // another identity's) with that size: the file is in place and no chunks are needed.
+  // Errors: kInvalidArgument (bad label or digest, or a cached copy of another size),
+  // kResourceExhausted (too large, over a quota or the cache limit).
   virtual StatusOr<bool> BeginUpload(std::string_view label, std::string_view digest,
                                      uint64_t size) = 0;
   // Appends the chunk at `offset` (== bytes received so far) to the upload of `label`.
@@ -36,6 +38,11 @@ class SessionFiles {
 
   // The local path of file `label`. Errors: kNotFound, kInvalidArgument (bad label).
   virtual StatusOr<std::string> PathOf(std::string_view label) const = 0;
+  // The local path to load file `label` from: unique to the label's current content, so that
+  // loading a label after it was given new content loads the new content (the dynamic loader
+  // returns the library it already has for a path it has loaded), and loading the same content
+  // twice gives the same path. Errors: as PathOf; kUnavailable for I/O errors.
+  virtual StatusOr<std::string> LoadPathOf(std::string_view label) = 0;
   virtual StatusOr<std::vector<FileEntry>> List() const = 0;
   virtual Status Remove(std::string_view label) = 0;
 };

@@ -403,7 +403,9 @@ StatusOr<Frames> SessionServer::LoadModule(const ParsedMessage& m) {
   RETURN_IF_ERROR(CheckBodySize(m, 1));
   ASSIGN_OR_RETURN(SessionFiles * files, Files());
   ASSIGN_OR_RETURN(std::string label, ReadString(m.item(0), "file label"));
-  ASSIGN_OR_RETURN(std::string path, files->PathOf(label));
+  // A path unique to the label's current content: the loader would hand back the library it
+  // already loaded from the label's path, even after the label was given new content.
+  ASSIGN_OR_RETURN(std::string path, files->LoadPathOf(label));
   StatusOr<Module> module = ferry::LoadModule(path);
   if (!module.ok()) {
     // The path is the agent's; the client knows the file by its label.

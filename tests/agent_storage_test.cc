@@ -18,13 +18,18 @@
 #include "device_agent/session_directory.h"
 #include "device_agent/sha256.h"
 #include "device_agent/upload_cache.h"
+#include "tests/agent_storage_test_util.h"
 
 namespace ferry::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr uint64_t kMaxSize = uint64_t{1} << 30;
+using testing::kAbcSha;
+using testing::kEmptySha;
+using testing::kLimits;
+using testing::kMaxSize;
+using testing::kOwner;
+using testing::StorageTest;
 
 // ---------------------------------------------------------------------------------------------
 // File labels
@@ -75,9 +80,6 @@ TEST(FileLabelTest, MessageEscapesControlCharacters) {
 // ---------------------------------------------------------------------------------------------
 // SHA-256
 
-constexpr char kEmptySha[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-constexpr char kAbcSha[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-
 TEST(Sha256Test, KnownVectors) {
   EXPECT_EQ(Sha256Hex(""), kEmptySha);
   EXPECT_EQ(Sha256Hex("abc"), kAbcSha);
@@ -124,65 +126,6 @@ TEST(Sha256Test, IsSha256Hex) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Fixture: a fresh directory per test.
-
-class StorageTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = ::testing::TempDir();
-    if (pattern.empty() || pattern.back() != '/') pattern += '/';
-    pattern += "ferry-agent-storage-XXXXXX";
-    char* made = ::mkdtemp(pattern.data());
-    ASSERT_NE(made, nullptr);
-    dir_ = made;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
-  // The names in `path`, sorted (hidden ones included).
-  static std::vector<std::string> Entries(const std::string& path) {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(path)) {
-      names.push_back(entry.path().filename().string());
-    }
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
-  static std::string Read(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream out;
-    out << in.rdbuf();
-    return out.str();
-  }
-
-  static void Write(const std::string& path, std::string_view data) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-  }
-
-  UploadCache OpenCache() {
-    StatusOr<UploadCache> cache = UploadCache::Open(dir_ + "/cache");
-    EXPECT_TRUE(cache.ok()) << cache.status().ToString();
-    return *std::move(cache);
-  }
-
-  // Uploads `data` in chunks of `chunk` bytes and returns the cache path.
-  static StatusOr<std::string> Upload(UploadCache& cache, std::string_view data, size_t chunk = 7) {
-    ASSIGN_OR_RETURN(std::unique_ptr<PendingUpload> upload,
-                     cache.Begin(Sha256Hex(data), data.size(), kMaxSize));
-    for (size_t at = 0; at < data.size(); at += chunk) {
-      RETURN_IF_ERROR(upload->Append(at, data.substr(at, chunk)));
-    }
-    return upload->Finish();
-  }
-
-  std::string dir_;
-};
-
-// ---------------------------------------------------------------------------------------------
 // Upload cache
 
 TEST_F(StorageTest, OpenCreatesTheDirectory) {
@@ -198,9 +141,9 @@ TEST_F(StorageTest, UploadHappyPath) {
   UploadCache cache = OpenCache();
   const std::string data = "the bytes of a model library, more than one chunk long";
   const std::string digest = Sha256Hex(data);
-  EXPECT_FALSE(cache.Contains(digest));
+  EXPECT_FALSE(cache.Contains(kOwner, digest));
 
-  StatusOr<std::unique_ptr<PendingUpload>> upload = cache.Begin(digest, data.size(), kMaxSize);
+  StatusOr<std::unique_ptr<PendingUpload>> upload = cache.Begin(kOwner, digest, data.size(), kLimits);
   ASSERT_TRUE(upload.ok()) << upload.status().ToString();
   PendingUpload& pending = **upload;
   EXPECT_EQ(pending.received(), 0u);
@@ -210,15 +153,16 @@ TEST_F(StorageTest, UploadHappyPath) {
   ASSERT_TRUE(pending.Append(10, "").ok());
   ASSERT_TRUE(pending.Append(10, data.substr(10)).ok());
   EXPECT_EQ(pending.received(), data.size());
-  EXPECT_FALSE(cache.Contains(digest)) << "visible before Finish";
+  EXPECT_FALSE(cache.Contains(kOwner, digest)) << "visible before Finish";
 
   StatusOr<std::string> path = pending.Finish();
   ASSERT_TRUE(path.ok()) << path.status().ToString();
-  EXPECT_EQ(*path, cache.PathFor(digest));
-  EXPECT_EQ(*path, dir_ + "/cache/" + digest);
-  EXPECT_TRUE(cache.Contains(digest));
+  EXPECT_EQ(*path, cache.PathFor(kOwner, digest));
+  EXPECT_EQ(*path, dir_ + "/cache/" + kOwner + "/" + digest);
+  EXPECT_TRUE(cache.Contains(kOwner, digest));
   EXPECT_EQ(Read(*path), data);
-  EXPECT_EQ(Entries(cache.root()), std::vector<std::string>{digest});
+  EXPECT_EQ(Entries(cache.root()), std::vector<std::string>{kOwner});
+  EXPECT_EQ(Cached(cache), std::vector<std::string>{digest});
   struct stat info;
   ASSERT_EQ(::stat(path->c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0222, 0u) << "cached files are read-only";
@@ -231,34 +175,35 @@ TEST_F(StorageTest, EmptyUpload) {
   UploadCache cache = OpenCache();
   StatusOr<std::string> path = Upload(cache, "");
   ASSERT_TRUE(path.ok()) << path.status().ToString();
-  EXPECT_TRUE(cache.Contains(kEmptySha));
+  EXPECT_TRUE(cache.Contains(kOwner, kEmptySha));
   EXPECT_EQ(Read(*path), "");
 }
 
 TEST_F(StorageTest, DigestMismatchStoresNothing) {
   UploadCache cache = OpenCache();
   const std::string claimed = Sha256Hex("what the client said");
-  StatusOr<std::unique_ptr<PendingUpload>> upload = cache.Begin(claimed, 3, kMaxSize);
+  StatusOr<std::unique_ptr<PendingUpload>> upload = cache.Begin(kOwner, claimed, 3, kLimits);
   ASSERT_TRUE(upload.ok()) << upload.status().ToString();
   ASSERT_TRUE((*upload)->Append(0, "abc").ok());
-  EXPECT_EQ(Entries(cache.root()).size(), 1u) << "the temp file exists while uploading";
+  EXPECT_EQ(Temps(cache).size(), 1u) << "the temp file exists while uploading";
 
   StatusOr<std::string> path = (*upload)->Finish();
   ASSERT_FALSE(path.ok());
   EXPECT_EQ(path.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(path.status().message(),
             "upload digest mismatch: expected " + claimed + ", got " + kAbcSha);
-  EXPECT_FALSE(cache.Contains(claimed));
-  EXPECT_FALSE(cache.Contains(kAbcSha));
-  EXPECT_TRUE(Entries(cache.root()).empty()) << "stray files left in the cache";
+  EXPECT_FALSE(cache.Contains(kOwner, claimed));
+  EXPECT_FALSE(cache.Contains(kOwner, kAbcSha));
+  EXPECT_TRUE(Temps(cache).empty()) << "stray files left in the cache";
+  EXPECT_TRUE(Cached(cache).empty()) << "stray files left in the cache";
   EXPECT_EQ((*upload)->Append(3, "").code(), StatusCode::kFailedPrecondition);
   upload->reset();
-  EXPECT_TRUE(Entries(cache.root()).empty());
+  EXPECT_TRUE(Temps(cache).empty());
 }
 
 TEST_F(StorageTest, OutOfOrderOffsetIsRejected) {
   UploadCache cache = OpenCache();
-  std::unique_ptr<PendingUpload> upload = *cache.Begin(kAbcSha, 3, kMaxSize);
+  std::unique_ptr<PendingUpload> upload = *cache.Begin(kOwner, kAbcSha, 3, kLimits);
   Status status = upload->Append(1, "bc");
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString();
   EXPECT_NE(status.message().find("expected offset 0"), std::string::npos) << status.ToString();
@@ -275,7 +220,7 @@ TEST_F(StorageTest, OutOfOrderOffsetIsRejected) {
 
 TEST_F(StorageTest, TooManyBytesAreRejected) {
   UploadCache cache = OpenCache();
-  std::unique_ptr<PendingUpload> upload = *cache.Begin(kAbcSha, 3, kMaxSize);
+  std::unique_ptr<PendingUpload> upload = *cache.Begin(kOwner, kAbcSha, 3, kLimits);
   ASSERT_TRUE(upload->Append(0, "ab").ok());
   Status status = upload->Append(2, "cd");
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString();
@@ -285,50 +230,51 @@ TEST_F(StorageTest, TooManyBytesAreRejected) {
 
 TEST_F(StorageTest, IncompleteFinishKeepsTheUploadOpen) {
   UploadCache cache = OpenCache();
-  std::unique_ptr<PendingUpload> upload = *cache.Begin(kAbcSha, 3, kMaxSize);
+  std::unique_ptr<PendingUpload> upload = *cache.Begin(kOwner, kAbcSha, 3, kLimits);
   ASSERT_TRUE(upload->Append(0, "ab").ok());
   StatusOr<std::string> early = upload->Finish();
   EXPECT_EQ(early.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(early.status().message().find("received 2 of 3"), std::string::npos);
   ASSERT_TRUE(upload->Append(2, "c").ok());
   EXPECT_TRUE(upload->Finish().ok());
-  EXPECT_TRUE(cache.Contains(kAbcSha));
+  EXPECT_TRUE(cache.Contains(kOwner, kAbcSha));
 }
 
 TEST_F(StorageTest, BeginValidatesDigestAndSize) {
   UploadCache cache = OpenCache();
-  EXPECT_EQ(cache.Begin("abc", 3, kMaxSize).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(cache.Begin("../../etc/passwd", 3, kMaxSize).status().code(),
+  EXPECT_EQ(cache.Begin(kOwner, "abc", 3, kLimits).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(cache.Begin(kOwner, "../../etc/passwd", 3, kLimits).status().code(),
             StatusCode::kInvalidArgument);
   std::string upper(kAbcSha);
   std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
-  EXPECT_EQ(cache.Begin(upper, 3, kMaxSize).status().code(), StatusCode::kInvalidArgument);
-  StatusOr<std::unique_ptr<PendingUpload>> big = cache.Begin(kAbcSha, 1001, 1000);
+  EXPECT_EQ(cache.Begin(kOwner, upper, 3, kLimits).status().code(), StatusCode::kInvalidArgument);
+  StatusOr<std::unique_ptr<PendingUpload>> big = cache.Begin(kOwner, kAbcSha, 1001, {.max_upload_bytes = 1000});
   EXPECT_EQ(big.status().code(), StatusCode::kResourceExhausted) << big.status().ToString();
-  EXPECT_TRUE(cache.Begin(kAbcSha, 1000, 1000).ok());
-  EXPECT_TRUE(Entries(cache.root()).empty()) << "the unfinished upload's temp file remains";
+  EXPECT_TRUE(cache.Begin(kOwner, kAbcSha, 1000, {.max_upload_bytes = 1000}).ok());
+  EXPECT_TRUE(Temps(cache).empty()) << "the unfinished upload's temp file remains";
 }
 
 TEST_F(StorageTest, DestroyingAnUnfinishedUploadRemovesItsTempFile) {
   UploadCache cache = OpenCache();
   {
-    std::unique_ptr<PendingUpload> upload = *cache.Begin(kAbcSha, 3, kMaxSize);
+    std::unique_ptr<PendingUpload> upload = *cache.Begin(kOwner, kAbcSha, 3, kLimits);
     ASSERT_TRUE(upload->Append(0, "ab").ok());
-    EXPECT_EQ(Entries(cache.root()).size(), 1u);
+    EXPECT_EQ(Temps(cache).size(), 1u);
   }
-  EXPECT_TRUE(Entries(cache.root()).empty());
-  EXPECT_FALSE(cache.Contains(kAbcSha));
+  EXPECT_TRUE(Temps(cache).empty());
+  EXPECT_TRUE(Cached(cache).empty());
+  EXPECT_FALSE(cache.Contains(kOwner, kAbcSha));
 }
 
 TEST_F(StorageTest, ContainsAndPathForRejectNonDigests) {
   UploadCache cache = OpenCache();
   Write(cache.root() + "/notadigest", "x");
-  EXPECT_FALSE(cache.Contains("notadigest"));
-  EXPECT_FALSE(cache.Contains("../cache/notadigest"));
-  EXPECT_FALSE(cache.Contains(""));
-  EXPECT_THROW(cache.PathFor("../x"), CheckError);
+  EXPECT_FALSE(cache.Contains(kOwner, "notadigest"));
+  EXPECT_FALSE(cache.Contains(kOwner, "../cache/notadigest"));
+  EXPECT_FALSE(cache.Contains(kOwner, ""));
+  EXPECT_THROW(cache.PathFor(kOwner, "../x"), CheckError);
   ASSERT_TRUE(Upload(cache, "abc").ok());
-  EXPECT_TRUE(cache.Contains(kAbcSha));
+  EXPECT_TRUE(cache.Contains(kOwner, kAbcSha));
 }
 
 TEST_F(StorageTest, ReuploadingReplacesAnIdenticalFile) {
@@ -337,7 +283,8 @@ TEST_F(StorageTest, ReuploadingReplacesAnIdenticalFile) {
   StatusOr<std::string> again = Upload(cache, "abc", 1);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(Read(*again), "abc");
-  EXPECT_EQ(Entries(cache.root()), std::vector<std::string>{kAbcSha});
+  EXPECT_EQ(Cached(cache), std::vector<std::string>{kAbcSha});
+  EXPECT_TRUE(Temps(cache).empty());
 }
 
 TEST_F(StorageTest, ConcurrentIdenticalUploadsBothSucceed) {
@@ -357,9 +304,10 @@ TEST_F(StorageTest, ConcurrentIdenticalUploadsBothSucceed) {
   }
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_TRUE(results[t].ok()) << results[t].ToString();
-  EXPECT_TRUE(cache.Contains(digest));
-  EXPECT_EQ(Read(cache.PathFor(digest)), data);
-  EXPECT_EQ(Entries(cache.root()), std::vector<std::string>{digest});
+  EXPECT_TRUE(cache.Contains(kOwner, digest));
+  EXPECT_EQ(Read(cache.PathFor(kOwner, digest)), data);
+  EXPECT_EQ(Cached(cache), std::vector<std::string>{digest});
+  EXPECT_TRUE(Temps(cache).empty());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,7 +352,7 @@ TEST_F(StorageTest, SessionDirectoryAddListRemovePathOf) {
   EXPECT_EQ(session.Remove("model.so").code(), StatusCode::kNotFound);
   EXPECT_EQ(session.PathOf("model.so").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(session.List(), (std::vector<FileInfo>{{"b.params", 7}}));
-  EXPECT_TRUE(cache.Contains(Sha256Hex("model bytes"))) << "removing a label keeps the cache";
+  EXPECT_TRUE(cache.Contains(kOwner, Sha256Hex("model bytes"))) << "removing a label keeps the cache";
   EXPECT_EQ(Entries(session.path()), std::vector<std::string>{"b.params"}) << "no temp files";
 }
 
@@ -457,7 +405,7 @@ TEST_F(StorageTest, SessionDirectoryRejectsBadIdsAndLabels) {
   }
   EXPECT_TRUE(session.List().empty());
   EXPECT_FALSE(fs::exists(dir_ + "/x"));
-  EXPECT_EQ(session.AddFile("model.so", cache.root() + "/" + kEmptySha).code(),
+  EXPECT_EQ(session.AddFile("model.so", cache.PathFor(kOwner, kEmptySha)).code(),
             StatusCode::kNotFound);
   EXPECT_TRUE(Entries(session.path()).empty()) << "no temp files";
 }

@@ -97,8 +97,9 @@ class SessionTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(agent::SessionDirectory directory,
                          agent::SessionDirectory::Create(dir_->path() + "/sessions", "s1"));
     session_dir_ = directory.path();
-    files_ = std::make_unique<agent::AgentSessionFiles>(std::move(cache), std::move(directory),
-                                                        uint64_t{1} << 30);
+    files_ = std::make_unique<agent::AgentSessionFiles>(
+        std::move(cache), agent::kAnonymousOwner, std::move(directory),
+        agent::StorageLimits{.max_upload_bytes = uint64_t{1} << 30});
     SessionServerOptions options;
     options.token = kToken;
     server_ = std::make_unique<SessionServer>(&registry_, files_.get(), options);
