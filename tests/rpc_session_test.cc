@@ -398,6 +398,40 @@ TEST_F(SessionTest, ModelLibraryRunsRemotelyBitForBit) {
   EXPECT_EQ(remote().LoadModule("mlp.so").status().code(), StatusCode::kNotFound);
 }
 
+// Regression: the dynamic loader answered the second load of a label from the library it had
+// already loaded from that path, so a label given a new library kept running the old one.
+TEST_F(SessionTest, ALabelGivenANewLibraryLoadsTheNewOne) {
+  Start();
+  ASSERT_OK_AND_ASSIGN(std::string mlp_path, TestLibraries::Get().Library("mlp_graph"));
+  ASSERT_OK_AND_ASSIGN(std::string cnn_path, TestLibraries::Get().Library("cnn_graph"));
+  ASSERT_OK_AND_ASSIGN(std::string mlp_bytes, ReadFile(mlp_path));
+  ASSERT_OK_AND_ASSIGN(std::string cnn_bytes, ReadFile(cnn_path));
+
+  ASSERT_OK(remote().UploadBytes(mlp_bytes, "model.so"));
+  ASSERT_OK_AND_ASSIGN(Module first, remote().LoadModule("model.so"));  // stays loaded
+  EXPECT_TRUE(first.GetFunction("mlp").ok());
+
+  ASSERT_OK(remote().UploadBytes(cnn_bytes, "model.so"));
+  ASSERT_OK_AND_ASSIGN(Module second, remote().LoadModule("model.so"));
+  EXPECT_FALSE(second.GetFunction("mlp").ok()) << "the old library was loaded again";
+  ASSERT_TRUE(second.GetFunction("cnn").ok());
+  const NDArray input = testing::RandomArray({1, 3, 32, 32}, 7);
+  ASSERT_OK_AND_ASSIGN(NDArray expected, testing::RunLibraryModel(cnn_path, "cnn", input));
+  ASSERT_OK_AND_ASSIGN(ExecutorModule gmod, ExecutorModule::Create(second, "cnn", remote().Cpu(0)));
+  ASSERT_OK(gmod.SetInput("data", input));
+  ASSERT_OK(gmod.Run());
+  ASSERT_OK_AND_ASSIGN(NDArray output, gmod.GetOutput(0));
+  ASSERT_OK_AND_ASSIGN(NDArray host_output, output.CopyTo(Device::Cpu()));
+  EXPECT_TRUE(SameBytes(host_output, expected));
+
+  // The first library still works, and loading the same content again is the same library.
+  EXPECT_TRUE(first.GetFunction("mlp").ok());
+  ASSERT_OK(remote().UploadBytes(mlp_bytes, "model.so"));
+  ASSERT_OK_AND_ASSIGN(Module third, remote().LoadModule("model.so"));
+  EXPECT_TRUE(third.GetFunction("mlp").ok());
+  EXPECT_FALSE(third.GetFunction("cnn").ok());
+}
+
 TEST_F(SessionTest, RepeatedUploadCostsOneRoundTrip) {
   Start();
   const NDArray pattern = PatternArray((size_t{9} << 20) + 17, 5);
