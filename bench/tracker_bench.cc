@@ -50,6 +50,7 @@
 #include <zmq.hpp>
 
 #include "bench/bench_main.h"
+#include "rpc/agent_heartbeat.h"
 #include "rpc/message.h"
 #include "rpc/router_io.h"
 #include "rpc/ticket.h"
@@ -262,22 +263,15 @@ class AgentFleet {
   rpc::Frames Heartbeat(int i) const {
     char id[32];
     std::snprintf(id, sizeof(id), "agent-%04d", i);
-    MessageWriter w = MessageWriter::Request(
-        MessageType::kAgentHeartbeat, 0,
-        static_cast<uint32_t>(kHeartbeatInterval.count() * 3), 6);
-    auto& p = w.packer();
-    p.pack(std::string(id));
-    p.pack(KeyName(keys_, i));
-    p.pack("tcp://127.0.0.1:" + std::to_string(20000 + i));  // never connected to
-    p.pack_array(1);
-    p.pack_array(4);
-    p.pack(std::string("cpu"));
-    p.pack(1);
-    p.pack(uint64_t{16} << 30);
-    p.pack(std::string("simulated"));
-    p.pack_array(0);  // tags
-    p.pack_array(0);  // active leases: clients release right after the grant
-    return std::move(w).Finish();
+    rpc::AgentHeartbeat heartbeat;
+    heartbeat.agent_id = id;
+    heartbeat.key = KeyName(keys_, i);
+    heartbeat.address = "tcp://127.0.0.1:" + std::to_string(20000 + i);  // never connected to
+    heartbeat.devices = {{"cpu", 1, uint64_t{16} << 30, "simulated"}};
+    // No tags; no active leases: clients release right after the grant.
+    return rpc::EncodeAgentHeartbeat(heartbeat, kSecret,
+                                     {rpc::NextAgentSequence(), rpc::WallClockMs()},
+                                     static_cast<uint32_t>(kHeartbeatInterval.count() * 3));
   }
 
   // Agent i beats at start + (i / agents + k) * interval.

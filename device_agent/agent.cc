@@ -9,6 +9,7 @@
 
 #include "device_agent/event_log.h"
 #include "device_agent/worker_process.h"
+#include "rpc/agent_heartbeat.h"
 #include "rpc/router_io.h"
 #include "rpc/ticket.h"
 #include "runtime/device_api.h"
@@ -129,9 +130,9 @@ Status Agent::Serve(const std::atomic<bool>& stop) {
   }
   StopAllSessions();
   if (tracker_) {
-    rpc::MessageWriter w = rpc::MessageWriter::Request(rpc::MessageType::kAgentGoodbye, 0, 1000, 1);
-    w.packer().pack(agent_id_);
-    SendToTracker(std::move(w).Finish());
+    // Signed like heartbeats; public_key as in SendHeartbeat.
+    SendToTracker(rpc::EncodeAgentGoodbye({agent_id_, ""}, config_.secret,
+                                          {rpc::NextAgentSequence(), rpc::WallClockMs()}, 1000));
   }
   LogEvent("agent_stopped", {{"endpoint", endpoint_}});
   return Status::Ok();
@@ -151,14 +152,10 @@ void Agent::SendToTracker(rpc::Frames frames) {
 }
 
 void Agent::SendHeartbeat() {
-  rpc::MessageWriter w = rpc::MessageWriter::Request(
-      rpc::MessageType::kAgentHeartbeat, 0,
-      static_cast<uint32_t>(config_.heartbeat_interval.count() * 3), 6);
-  auto& p = w.packer();
-  p.pack(agent_id_);
-  p.pack(config_.key);
-  p.pack(config_.advertise.empty() ? endpoint_ : config_.advertise);
-  std::vector<std::tuple<std::string, int, uint64_t, std::string>> devices;
+  rpc::AgentHeartbeat heartbeat;
+  heartbeat.agent_id = agent_id_;
+  heartbeat.key = config_.key;
+  heartbeat.address = config_.advertise.empty() ? endpoint_ : config_.advertise;
   for (DLDeviceType type : {kDLCPU, kDLCUDA}) {
     StatusOr<DeviceApi*> api = GetDeviceApi(type);
     if (!api.ok()) continue;
@@ -170,28 +167,18 @@ void Agent::SendHeartbeat() {
       if (count++ == 0) first = attrs;
       if (type == kDLCPU) break;  // one CPU device
     }
-    if (count > 0) devices.emplace_back(DeviceTypeName(type), count, first.total_memory, first.name);
+    if (count > 0) {
+      heartbeat.devices.push_back({DeviceTypeName(type), count, first.total_memory, first.name});
+    }
   }
-  p.pack_array(static_cast<uint32_t>(devices.size()));
-  for (const auto& [type, count, memory, name] : devices) {
-    p.pack_array(4);
-    p.pack(type);
-    p.pack(count);
-    p.pack(memory);
-    p.pack(name);
-  }
-  p.pack_array(static_cast<uint32_t>(config_.tags.size()));
-  for (const auto& [name, value] : config_.tags) {
-    p.pack_array(2);
-    p.pack(name);
-    p.pack(value);
-  }
-  std::vector<uint64_t> leases;
+  heartbeat.tags = config_.tags;
   for (const auto& [id, session] : sessions_) {
-    if (session.lease_id != 0) leases.push_back(session.lease_id);
+    if (session.lease_id != 0) heartbeat.active_leases.push_back(session.lease_id);
   }
-  p.pack(leases);
-  SendToTracker(std::move(w).Finish());
+  // The agent's CURVE public key (Z85) goes in heartbeat.public_key once the agent has one.
+  SendToTracker(rpc::EncodeAgentHeartbeat(
+      heartbeat, config_.secret, {rpc::NextAgentSequence(), rpc::WallClockMs()},
+      static_cast<uint32_t>(config_.heartbeat_interval.count() * 3)));
 }
 
 StatusOr<uint64_t> Agent::CheckTicket(const rpc::ParsedMessage& m) {

@@ -19,14 +19,6 @@ std::string Payload(const Ticket& t) {
          std::to_string(t.expiry_ms);
 }
 
-std::string HmacHex(std::string_view payload, std::string_view secret) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), mac, &length);
-  return util::HexEncode(std::string_view(reinterpret_cast<const char*>(mac), length));
-}
-
 template <typename T>
 bool ParseNumber(std::string_view text, T* value) {
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *value);
@@ -34,6 +26,18 @@ bool ParseNumber(std::string_view text, T* value) {
 }
 
 }  // namespace
+
+std::string HmacSha256Hex(std::string_view payload, std::string_view secret) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), mac, &length);
+  return util::HexEncode(std::string_view(reinterpret_cast<const char*>(mac), length));
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
 int64_t WallClockMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -48,7 +52,7 @@ StatusOr<std::string> SignTicket(const Ticket& ticket, std::string_view secret) 
     return InvalidArgumentError("ticket fields may not contain '|'");
   }
   const std::string payload = Payload(ticket);
-  return payload + "|" + HmacHex(payload, secret);
+  return payload + "|" + HmacSha256Hex(payload, secret);
 }
 
 StatusOr<Ticket> VerifyTicket(std::string_view text, std::string_view secret, int64_t now_ms) {
@@ -67,8 +71,7 @@ StatusOr<Ticket> VerifyTicket(std::string_view text, std::string_view secret, in
   }
   t.agent_id = std::string(parts[0]);
   t.client_id = std::string(parts[1]);
-  const std::string expected = HmacHex(Payload(t), secret);
-  if (CRYPTO_memcmp(expected.data(), parts[4].data(), expected.size()) != 0) {
+  if (!ConstantTimeEquals(HmacSha256Hex(Payload(t), secret), parts[4])) {
     return PermissionDeniedError("forged session ticket (bad signature)");
   }
   if (t.expiry_ms <= now_ms) return PermissionDeniedError("expired session ticket");

@@ -32,6 +32,13 @@ StatusOr<std::string> SignTicket(const Ticket& ticket, std::string_view secret);
 // kPermissionDenied naming the problem: malformed, forged (bad signature), expired.
 StatusOr<Ticket> VerifyTicket(std::string_view text, std::string_view secret, int64_t now_ms);
 
+// Lowercase hex of HMAC-SHA256(`secret`, `payload`): 64 characters. What tickets and agent
+// heartbeats (rpc/agent_heartbeat.h) are signed with.
+std::string HmacSha256Hex(std::string_view payload, std::string_view secret);
+
+// True when `a` and `b` are equal, comparing in time that depends only on their lengths.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
 // Reads a shared secret file (at least 16 bytes; surrounding whitespace ignored).
 // Errors: kNotFound, kInvalidArgument when too short.
 StatusOr<std::string> LoadSecretFile(const std::string& path);

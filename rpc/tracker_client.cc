@@ -65,7 +65,21 @@ StatusOr<RemoteSession> TrackerClient::Request(const std::string& key,
   ConnectOptions options = options_;
   ASSIGN_OR_RETURN(options.ticket, ReadString(granted->item(1), "ticket"));
   ASSIGN_OR_RETURN(uint64_t lease, ReadUint(granted->item(2), "lease id"));
-  StatusOr<RemoteSession> session = Connect(address, options);
+  ASSIGN_OR_RETURN(std::string agent_id, ReadString(granted->item(3), "agent id"));
+  std::string agent_key;  // a tracker before the 5th item names no key
+  if (granted->body_size() >= 5) {
+    ASSIGN_OR_RETURN(agent_key, ReadString(granted->item(4), "agent public key"));
+  }
+  StatusOr<RemoteSession> session = [&]() -> StatusOr<RemoteSession> {
+    if (options.channel.curve_identity) {
+      if (agent_key.empty()) {
+        return PermissionDeniedError("the tracker names no public key for agent " + agent_id +
+                                     " (" + address + "), and this client uses CURVE");
+      }
+      options.channel.curve_server_key = agent_key;
+    }
+    return Connect(address, options);
+  }();
   if (!session.ok()) {
     MessageWriter release = MessageWriter::Request(MessageType::kReleaseLease, next_request_id_++,
                                                    1000, 1);

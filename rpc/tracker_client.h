@@ -57,9 +57,13 @@ struct TrackerStatus {
 
 class TrackerClient {
  public:
-  // Asks for an agent of `key` and opens a session on it. Errors: kDeadlineExceeded when no
-  // agent became free within request.timeout (the request is cancelled); kUnavailable when
-  // the tracker does not answer; errors of opening the session.
+  // Asks for an agent of `key` and opens a session on it. With a CURVE identity in the
+  // options (options.channel.curve_identity), the session is opened with CURVE to the public
+  // key the grant names for the agent (the tracker vouches for it). Errors:
+  // kDeadlineExceeded when no agent became free within request.timeout (the request is
+  // cancelled); kUnavailable when the tracker does not answer; kPermissionDenied when the
+  // client uses CURVE and the grant names no key for the agent; errors of opening the
+  // session. The lease is released when the session cannot be opened.
   StatusOr<RemoteSession> Request(const std::string& key, const DeviceRequest& request);
 
   // Runs `fn` on a granted session; when the session is lost (kUnavailable: its agent or
@@ -86,7 +90,9 @@ class TrackerClient {
 };
 
 // Connects to the tracker at `endpoint` (asynchronously; errors come with the first call).
-// `options` also serve the sessions opened through it.
+// The tracker connection uses `options.channel` as given (under CURVE, curve_server_key is
+// the tracker's key). `options` also serve the sessions opened through it, each with the
+// granted agent's key as curve_server_key.
 StatusOr<TrackerClient> ConnectTracker(const std::string& endpoint,
                                        const ConnectOptions& options = {});
 

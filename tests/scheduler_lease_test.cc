@@ -37,7 +37,7 @@ TEST_F(SchedulerTest, ReleaseLeaseGrantsNextRequestAtOnce) {
 
   Advance(seconds(2));
   SchedulerEvents events;
-  EXPECT_TRUE(scheduler_.ReleaseLease(lease, now_, &events));
+  EXPECT_TRUE(Release(lease, &events).ok());
   ASSERT_EQ(events.grants.size(), 1u);
   EXPECT_EQ(events.grants[0].request_id, r2);
   EXPECT_EQ(events.grants[0].agent.agent_id, "a1");
@@ -46,9 +46,49 @@ TEST_F(SchedulerTest, ReleaseLeaseGrantsNextRequestAtOnce) {
   EXPECT_EQ(events.grants[0].lease_expires, now_ + options_.lease_duration);
 
   events = {};
-  EXPECT_FALSE(scheduler_.ReleaseLease(lease, now_, &events));  // no longer active
-  EXPECT_FALSE(scheduler_.ReleaseLease(424242, now_, &events));
+  EXPECT_FALSE(Release(lease, &events).ok());  // no longer active
+  EXPECT_FALSE(Release(424242, &events).ok());
   EXPECT_TRUE(events.grants.empty());
+}
+
+TEST_F(SchedulerTest, ReleaseFromAnotherClientOrConnectionIsRefusedAndChangesNothing) {
+  Grant grant;
+  ASSERT_NO_FATAL_FAILURE(LeaseOne(MakeAgent("a1"), "c1", &grant));
+  const uint64_t r2 = Submit("c2");
+  SchedulerEvents events;
+  // Another client on its own connection, another connection of the same client, and another
+  // client on the lease's connection.
+  const std::pair<std::string, std::string> strangers[] = {
+      {"c2", ConnectionOf("c2")}, {"c1", ConnectionOf("c2")}, {"c2", ConnectionOf("c1")}};
+  for (const auto& [client, connection] : strangers) {
+    const Status status = scheduler_.ReleaseLease(grant.lease_id, client, connection, now_, &events);
+    EXPECT_EQ(status.code(), StatusCode::kPermissionDenied) << client << " " << connection;
+  }
+  EXPECT_TRUE(events.grants.empty());  // c2 is not granted the busy agent
+  EXPECT_EQ(scheduler_.num_queued(), 1u);
+  const AgentSummary* a1 = FindAgent(scheduler_.Summary(), "a1");
+  ASSERT_NE(a1, nullptr);
+  EXPECT_TRUE(a1->busy);
+  EXPECT_EQ(a1->client_id, "c1");
+  EXPECT_EQ(a1->lease_id, grant.lease_id);
+
+  EXPECT_EQ(scheduler_.ReleaseLease(424242, "c1", ConnectionOf("c1"), now_, &events).code(),
+            StatusCode::kNotFound);
+  ASSERT_TRUE(
+      scheduler_.ReleaseLease(grant.lease_id, "c1", ConnectionOf("c1"), now_, &events).ok());
+  EXPECT_EQ(GrantedRequests(events), std::vector<uint64_t>{r2});
+}
+
+TEST_F(SchedulerTest, LeaseLearntAfterRestartCannotBeReleasedByAClient) {
+  Beat(MakeAgent("a1"), {777});
+  const AgentSummary* a1 = FindAgent(scheduler_.Summary(), "a1");
+  ASSERT_NE(a1, nullptr);
+  ASSERT_TRUE(a1->busy);
+  SchedulerEvents events;
+  EXPECT_EQ(scheduler_.ReleaseLease(777, a1->client_id, "", now_, &events).code(),
+            StatusCode::kPermissionDenied);
+  scheduler_.ReleaseConnection("", now_, &events);
+  EXPECT_TRUE(FindAgent(scheduler_.Summary(), "a1")->busy);
 }
 
 TEST_F(SchedulerTest, ReleasedAgentIsFreeInSummary) {
@@ -56,7 +96,7 @@ TEST_F(SchedulerTest, ReleasedAgentIsFreeInSummary) {
   ASSERT_NO_FATAL_FAILURE(LeaseOne(MakeAgent("a1"), "c1", &grant));
   Advance(seconds(1));
   SchedulerEvents events;
-  EXPECT_TRUE(scheduler_.ReleaseLease(grant.lease_id, now_, &events));
+  EXPECT_TRUE(Release(grant.lease_id, &events).ok());
   SchedulerSummary summary = scheduler_.Summary();
   ASSERT_EQ(summary.agents.size(), 1u);
   EXPECT_FALSE(summary.agents[0].busy);
@@ -89,7 +129,7 @@ TEST_F(SchedulerTest, LeaseEndsWhenAgentStopsReportingIt) {
   ASSERT_EQ(events.grants.size(), 1u);
   EXPECT_EQ(events.grants[0].request_id, r2);
   EXPECT_EQ(events.grants[0].agent.agent_id, "a1");
-  EXPECT_FALSE(scheduler_.ReleaseLease(lease, now_, &events));
+  EXPECT_FALSE(Release(lease, &events).ok());
 }
 
 TEST_F(SchedulerTest, SessionEndWithEmptyQueueLeavesAgentFree) {
@@ -136,7 +176,7 @@ TEST_F(SchedulerTest, UnreportedLeaseKeptWithinConnectGraceThenReleased) {
   EXPECT_EQ(events.grants[0].request_id, r2);
   EXPECT_EQ(events.grants[0].agent.agent_id, "a1");
   EXPECT_TRUE(events.lost_agents.empty());
-  EXPECT_FALSE(scheduler_.ReleaseLease(lease, now_, &events));
+  EXPECT_FALSE(Release(lease, &events).ok());
 }
 
 TEST_F(SchedulerTest, ReportedLeaseOutlivesConnectGrace) {
@@ -186,7 +226,7 @@ TEST_F(ShortLeaseSchedulerTest, LeaseEndsAtItsExpiry) {
   ASSERT_EQ(events.grants.size(), 1u);
   EXPECT_EQ(events.grants[0].request_id, r2);
   EXPECT_EQ(events.grants[0].agent.agent_id, "a1");
-  EXPECT_FALSE(scheduler_.ReleaseLease(first.lease_id, now_, &events));
+  EXPECT_FALSE(Release(first.lease_id, &events).ok());
 
   // The agent still listing the expired lease does not disturb the new one.
   const uint64_t second = events.grants[0].lease_id;
@@ -198,7 +238,7 @@ TEST_F(ShortLeaseSchedulerTest, LeaseEndsAtItsExpiry) {
   EXPECT_EQ(summary.agents[0].client_id, "c2");
 }
 
-TEST_F(SchedulerTest, ReleaseClientCancelsItsRequestsAndReleasesItsLeases) {
+TEST_F(SchedulerTest, ReleaseConnectionCancelsItsRequestsAndReleasesItsLeases) {
   Beat(MakeAgent("a1"));
   Beat(MakeAgent("a2"));
   SchedulerEvents events;
@@ -215,13 +255,13 @@ TEST_F(SchedulerTest, ReleaseClientCancelsItsRequestsAndReleasesItsLeases) {
 
   Advance(seconds(1));
   events = {};
-  scheduler_.ReleaseClient("gone", now_, &events);
+  scheduler_.ReleaseConnection(ConnectionOf("gone"), now_, &events);
   ASSERT_EQ(events.grants.size(), 2u);
   EXPECT_EQ(GrantedRequests(events), (std::vector<uint64_t>{other1, other2}));
   for (const Grant& g : events.grants) EXPECT_EQ(g.client_id, "other");
   EXPECT_FALSE(scheduler_.Cancel(gone_queued));
-  EXPECT_FALSE(scheduler_.ReleaseLease(lease1, now_, &events));
-  EXPECT_FALSE(scheduler_.ReleaseLease(lease2, now_, &events));
+  EXPECT_FALSE(Release(lease1, &events).ok());
+  EXPECT_FALSE(Release(lease2, &events).ok());
   SchedulerSummary summary = scheduler_.Summary();
   ASSERT_EQ(summary.queue.size(), 1u);
   EXPECT_EQ(summary.queue[0].request_id, other3);
@@ -229,14 +269,14 @@ TEST_F(SchedulerTest, ReleaseClientCancelsItsRequestsAndReleasesItsLeases) {
 
   // An unknown client is a no-op.
   events = {};
-  scheduler_.ReleaseClient("nobody", now_, &events);
+  scheduler_.ReleaseConnection(ConnectionOf("nobody"), now_, &events);
   EXPECT_TRUE(events.grants.empty());
   EXPECT_EQ(scheduler_.num_queued(), 1u);
 }
 
 // Agents freed together are handed out in registration order, as the header promises, not in
 // the order the client's leases happen to be stored.
-TEST_F(SchedulerTest, ReleaseClientServesFreedAgentsInRegistrationOrder) {
+TEST_F(SchedulerTest, ReleaseConnectionServesFreedAgentsInRegistrationOrder) {
   for (const char* id : {"a1", "a2", "a3", "a4"}) Beat(MakeAgent(id));
   SchedulerEvents events;
   for (int i = 0; i < 4; ++i) Submit("gone", 0, {}, &events);
@@ -246,7 +286,7 @@ TEST_F(SchedulerTest, ReleaseClientServesFreedAgentsInRegistrationOrder) {
   uint64_t r3 = Submit("other");
   uint64_t r4 = Submit("other");
   events = {};
-  scheduler_.ReleaseClient("gone", now_, &events);
+  scheduler_.ReleaseConnection(ConnectionOf("gone"), now_, &events);
   EXPECT_EQ(GrantedRequests(events), (std::vector<uint64_t>{r1, r2, r3, r4}));
   EXPECT_EQ(GrantedAgents(events), (std::vector<std::string>{"a1", "a2", "a3", "a4"}));
 }
@@ -281,7 +321,7 @@ TEST_F(SchedulerTest, AgentDyingWhileLeasedIsDroppedWithItsLease) {
   EXPECT_EQ(events.lost_agents, (std::vector<std::string>{"a1"}));
   EXPECT_EQ(scheduler_.num_agents(), 1u);
   EXPECT_EQ(FindAgent(scheduler_.Summary(), "a1"), nullptr);
-  EXPECT_FALSE(scheduler_.ReleaseLease(lease, now_, &events));
+  EXPECT_FALSE(Release(lease, &events).ok());
 
   // New requests go to a2, then wait; a1 is never granted again.
   events = {};
@@ -319,7 +359,7 @@ TEST_F(SchedulerTest, RemoveAgentEndsItsLease) {
   SchedulerEvents events = scheduler_.RemoveAgent("a1", now_);
   EXPECT_EQ(events.lost_agents, (std::vector<std::string>{"a1"}));
   EXPECT_EQ(scheduler_.num_agents(), 0u);
-  EXPECT_FALSE(scheduler_.ReleaseLease(lease, now_, &events));
+  EXPECT_FALSE(Release(lease, &events).ok());
   events = scheduler_.RemoveAgent("a1", now_);
   EXPECT_TRUE(events.lost_agents.empty());
 }
@@ -371,7 +411,7 @@ TEST_F(SchedulerTest, RestartedTrackerLearnsAgentsFromHeartbeats) {
   for (const AgentSummary& a : summary.agents) EXPECT_FALSE(a.busy);
 
   SchedulerEvents events;
-  RequestSpec spec{"c", "y", {{"gpu", "a100"}}, 0, now_ + seconds(10)};
+  RequestSpec spec{"c", "y", {{"gpu", "a100"}}, 0, now_ + seconds(10), "conn-c"};
   ASSERT_TRUE(restarted.Submit(spec, now_, &events).ok());
   EXPECT_EQ(GrantedAgents(events), (std::vector<std::string>{"b1"}));
 }
@@ -402,7 +442,7 @@ TEST_F(SchedulerTest, FiftyRequestsOverThreeAgentsAllServedInOrder) {
     Grant done = active.front();
     active.pop_front();
     SchedulerEvents events;
-    ASSERT_TRUE(scheduler_.ReleaseLease(done.lease_id, now_, &events));
+    ASSERT_TRUE(Release(done.lease_id, &events).ok());
     take(events);
     for (const AgentInfo& a : agents) {  // keep the agents alive, reporting their sessions
       std::vector<uint64_t> leases;
@@ -452,7 +492,7 @@ TEST_F(SchedulerTest, ThousandAgentsTenThousandCycles) {
     // Keep most agents busy: release the oldest lease once 950 are out.
     if (leases.size() > 950) {
       events = {};
-      ASSERT_TRUE(scheduler_.ReleaseLease(leases.front(), now_, &events));
+      ASSERT_TRUE(Release(leases.front(), &events).ok());
       leases.pop_front();
       take(events);
     }
@@ -468,7 +508,7 @@ TEST_F(SchedulerTest, ThousandAgentsTenThousandCycles) {
   }
   while (!leases.empty()) {
     SchedulerEvents events;
-    scheduler_.ReleaseLease(leases.front(), now_, &events);
+    (void)Release(leases.front(), &events);
     leases.pop_front();
     take(events);
   }

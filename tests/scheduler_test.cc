@@ -303,7 +303,7 @@ TEST_F(SchedulerTest, SubmitRejectsEmptyKeyAndPastExpiry) {
   for (const Case& c : {Case{"", now_ + seconds(10)}, Case{"k", now_}, Case{"k", now_ - seconds(1)},
                         Case{"", now_ - seconds(1)}}) {
     StatusOr<uint64_t> id =
-        scheduler_.Submit(RequestSpec{"c", c.key, {}, 0, c.expires}, now_, &events);
+        scheduler_.Submit(RequestSpec{"c", c.key, {}, 0, c.expires, "conn-c"}, now_, &events);
     ASSERT_FALSE(id.ok());
     EXPECT_EQ(id.status().code(), StatusCode::kInvalidArgument) << id.status().ToString();
   }

@@ -61,10 +61,23 @@ class SchedulerTest : public ::testing::Test {
                   SchedulerEvents* events = nullptr, const std::string& key = "k",
                   std::chrono::milliseconds timeout = std::chrono::minutes(5)) {
     SchedulerEvents local;
-    RequestSpec spec{client, key, std::move(tags), priority, now_ + timeout};
+    RequestSpec spec{client, key, std::move(tags), priority, now_ + timeout, ConnectionOf(client)};
     StatusOr<uint64_t> id = scheduler_.Submit(std::move(spec), now_, events ? events : &local);
     EXPECT_TRUE(id.ok()) << id.status().ToString();
     return id.value_or(0);
+  }
+
+  // The connection Submit's requests of `client` come on.
+  static std::string ConnectionOf(const std::string& client) { return "conn-" + client; }
+
+  // Releases `lease` as the client (and its connection) it was granted to, as the summary
+  // shows it; a lease no agent holds is released as nobody.
+  Status Release(uint64_t lease, SchedulerEvents* events) {
+    std::string client;
+    for (const AgentSummary& a : scheduler_.Summary().agents) {
+      if (a.busy && a.lease_id == lease) client = a.client_id;
+    }
+    return scheduler_.ReleaseLease(lease, client, ConnectionOf(client), now_, events);
   }
 
   // Registers `agent` with a heartbeat, submits one default request from `client` and checks

@@ -18,3 +18,6 @@ target_compile_definitions(multihost_test PRIVATE
   FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>"
   FERRY_CLI_PATH="$<TARGET_FILE:ferry>")
 add_dependencies(multihost_test ferry-tracker ferry-agent ferry)
+# The tracker against an attacker: forged and replayed heartbeats, foreign releases, versions,
+# deadlines, CURVE roles (a TrackerServer on a thread, raw DEALER sockets).
+ferry_add_test(tracker_security_test SOURCES tracker_security_test.cc LIBS ferry_tracker)

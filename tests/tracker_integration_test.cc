@@ -3,7 +3,8 @@
 // equals a local run; a killed agent leaves the summary within three heartbeats; a restarted
 // tracker learns its agents again; forged, missing, expired and replayed tickets are refused;
 // 50 queued requests over 3 agents are all served; priorities order the queue; a request for
-// a key without agents expires; `ferry status` (FERRY_CLI_PATH) shows the agents.
+// a key without agents expires; `ferry status` (FERRY_CLI_PATH) shows the agents; SIGTERM and
+// SIGINT stop the tracker with exit 0.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -293,6 +294,25 @@ TEST_F(TrackerTest, ModelRunsThroughTheTrackerBitForBit) {
   int busy = 0;
   for (const auto& a : status.agents) busy += a.busy;
   EXPECT_EQ(busy, 1);
+}
+
+TEST_F(TrackerTest, SigtermAndSigintStopTheTrackerCleanly) {
+  // zmq::poll used to throw EINTR out of the serving loop: exit 1, "internal error".
+  for (int sig : {SIGTERM, SIGINT, SIGTERM}) {
+    const std::string log = Path("tracker" + std::to_string(started_) + ".log");
+    ASSERT_OK(StartTracker());
+    ASSERT_OK(GetStatus());  // serving, and a client connection came and went
+    ASSERT_EQ(kill(tracker_pid_, sig), 0);
+    int status = 0;
+    ASSERT_TRUE(WaitFor([&] { return waitpid(tracker_pid_, &status, WNOHANG) == tracker_pid_; }, 5s))
+        << "the tracker did not stop on signal " << sig;
+    Forget(tracker_pid_);
+    const std::string output = ReadFile(log).value_or("");
+    ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status) << ":\n" << output;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << output;
+    EXPECT_EQ(output.find("error"), std::string::npos) << output;
+    EXPECT_NE(output.find("ferry-tracker: stopped"), std::string::npos) << output;
+  }
 }
 
 TEST_F(TrackerTest, KilledAgentIsGoneWithinThreeHeartbeats) {

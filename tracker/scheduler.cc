@@ -79,6 +79,7 @@ void Scheduler::EndLease(Agent& agent, TimePoint now) {
   lease_agent_.erase(agent.lease_id);
   agent.lease_id = 0;
   agent.client_id.clear();
+  agent.connection.clear();
   agent.lease_seen = false;
   agent.since = now;
   free_agents_[agent.info.key][agent.order] = agent.info.agent_id;
@@ -105,20 +106,31 @@ bool Scheduler::Cancel(uint64_t request_id) {
   return true;
 }
 
-bool Scheduler::ReleaseLease(uint64_t lease_id, TimePoint now, SchedulerEvents* events) {
+Status Scheduler::ReleaseLease(uint64_t lease_id, const std::string& client_id,
+                               const std::string& connection, TimePoint now,
+                               SchedulerEvents* events) {
   auto it = lease_agent_.find(lease_id);
-  if (it == lease_agent_.end()) return false;
+  if (it == lease_agent_.end()) {
+    return NotFoundError("lease " + std::to_string(lease_id) + " is not active");
+  }
   Agent& agent = agents_.at(it->second);
+  // A lease learnt from a heartbeat after a restart has no connection: no one may release it.
+  if (agent.connection.empty() || agent.client_id != client_id ||
+      agent.connection != connection) {
+    return PermissionDeniedError("lease " + std::to_string(lease_id) +
+                                 " was granted to another client");
+  }
   EndLease(agent, now);
   ScheduleAgent(agent, now, events);
-  return true;
+  return Status::Ok();
 }
 
-void Scheduler::ReleaseClient(const std::string& client_id, TimePoint now,
-                              SchedulerEvents* events) {
+void Scheduler::ReleaseConnection(const std::string& connection, TimePoint now,
+                                  SchedulerEvents* events) {
+  if (connection.empty()) return;
   std::vector<uint64_t> cancelled;
   for (const auto& [id, request] : requests_) {
-    if (request.spec.client_id == client_id) cancelled.push_back(id);
+    if (request.spec.connection == connection) cancelled.push_back(id);
   }
   for (uint64_t id : cancelled) Cancel(id);
   // End every lease first, then schedule: agents freed together are served in registration
@@ -126,7 +138,7 @@ void Scheduler::ReleaseClient(const std::string& client_id, TimePoint now,
   std::vector<Agent*> leased;
   for (const auto& [lease, agent_id] : lease_agent_) {
     Agent& agent = agents_.at(agent_id);
-    if (agent.client_id == client_id) leased.push_back(&agent);
+    if (agent.connection == connection) leased.push_back(&agent);
   }
   std::set<std::string> keys;
   for (Agent* agent : leased) {
@@ -143,6 +155,7 @@ void Scheduler::GrantLease(Agent& agent, uint64_t request_id, TimePoint now,
   if (free_agents_[agent.info.key].empty()) free_agents_.erase(agent.info.key);
   agent.lease_id = next_lease_id_++;
   agent.client_id = request.spec.client_id;
+  agent.connection = request.spec.connection;
   agent.lease_expires = now + options_.lease_duration;
   agent.lease_granted = now;
   agent.lease_seen = false;

@@ -7,7 +7,8 @@
 // are served by priority (higher first), then in arrival order, each by the first free agent
 // of that key whose tags include the requested ones (agents in registration order). A grant
 // is a lease on the agent, which stays busy until the lease is released (session ended,
-// client lost) or expires. Not thread-safe.
+// client lost) or expires. A lease belongs to the client and the connection that requested
+// it: only they may release it. Not thread-safe.
 #ifndef FERRY_TRACKER_SCHEDULER_H_
 #define FERRY_TRACKER_SCHEDULER_H_
 
@@ -41,14 +42,18 @@ struct AgentInfo {
   std::string address;   // where clients connect, tcp://HOST:PORT
   std::vector<DeviceInfo> devices;
   Tags tags;
+  std::string public_key;  // the agent's CURVE public key (Z85), "" when unknown
 };
 
 struct RequestSpec {
-  std::string client_id;
+  std::string client_id;  // who asks: a CURVE key, or a name for a plaintext connection
   std::string key;
   Tags tags;
   int priority = 0;
   TimePoint expires;
+  // The connection the request came on (a ZeroMQ routing id); its lease can be released
+  // only from the same client and connection.
+  std::string connection;
 };
 
 struct Grant {
@@ -119,10 +124,13 @@ class Scheduler {
   StatusOr<uint64_t> Submit(RequestSpec spec, TimePoint now, SchedulerEvents* events);
   // Removes a queued request. Returns false when it is not queued (granted, expired, unknown).
   bool Cancel(uint64_t request_id);
-  // Ends a lease (the client is done or gone). Returns false when it is not active.
-  bool ReleaseLease(uint64_t lease_id, TimePoint now, SchedulerEvents* events);
-  // Ends every lease and queued request of a client (it disconnected).
-  void ReleaseClient(const std::string& client_id, TimePoint now, SchedulerEvents* events);
+  // Ends a lease (the client is done) when `client_id` and `connection` are those of the
+  // request it was granted to. Errors: kNotFound when the lease is not active,
+  // kPermissionDenied when it was granted to another client or connection (nothing changes).
+  Status ReleaseLease(uint64_t lease_id, const std::string& client_id,
+                      const std::string& connection, TimePoint now, SchedulerEvents* events);
+  // Ends every lease and queued request that came on `connection` (it disconnected).
+  void ReleaseConnection(const std::string& connection, TimePoint now, SchedulerEvents* events);
 
   // Expires requests and leases, drops silent agents, and grants what became possible.
   SchedulerEvents Tick(TimePoint now);
@@ -139,6 +147,7 @@ class Scheduler {
     TimePoint since;
     uint64_t lease_id = 0;  // 0 when free
     std::string client_id;
+    std::string connection;  // of the lease's request
     TimePoint lease_expires;
     TimePoint lease_granted;
     bool lease_seen = false;  // the agent has reported the lease at least once
@@ -161,7 +170,7 @@ class Scheduler {
   // Scheduling keeps one invariant after every public call: no queued request matches a
   // free agent. So a new request is checked against the free agents of its key only, and a
   // newly free agent against the queue of its key only; Schedule(key) rechecks everything
-  // when several agents free at once (Tick, ReleaseClient).
+  // when several agents free at once (Tick, ReleaseConnection).
   void Schedule(const std::string& key, TimePoint now, SchedulerEvents* events);
   void ScheduleRequest(uint64_t request_id, TimePoint now, SchedulerEvents* events);
   void ScheduleAgent(Agent& agent, TimePoint now, SchedulerEvents* events);
