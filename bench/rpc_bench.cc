@@ -9,7 +9,11 @@
 //   - raw_process: the same server in a child process forked at start-up, before any ZeroMQ
 //     context or thread exists. Like the session worker, its socket lives in another
 //     process, so it is the like-for-like baseline;
-//   - raw_chunked: raw_process's server fed as Ferry copies are (4 MiB messages, 4 in flight).
+//   - raw_chunked: raw_process's server fed as Ferry copies are (4 MiB messages, 4 in flight);
+//   - ferry_curve: a second agent with a CURVE identity (keys generated in this process,
+//     the client's key the only one admitted) and a CURVE session with it, measured with the
+//     same cases as the plaintext session and compared to it in the "CURVE vs plaintext"
+//     summary.
 // Cases:
 //   call             RemoteSession::GetFunction("ferry.echo") called with no arguments,
 //                    against a 32-byte DEALER -> ROUTER -> DEALER ping-pong.
@@ -47,6 +51,7 @@
 #include "bench/rpc_bench_fixture.h"
 #include "device_agent/sha256.h"
 #include "rpc/client_session.h"
+#include "rpc/curve_keys.h"
 #include "runtime/ndarray.h"
 #include "runtime/value.h"
 
@@ -111,6 +116,13 @@ void RegisterAll(Fixture* f, const FaultCounter* faults) {
       "call/ferry", benchmark::kMicrosecond, 0, faults,
       [f](benchmark::State&) { return f->echo.CallPacked({}).status(); }, kCallRepetitions)
       ->ComputeStatistics("min", Fastest);
+  for (const SecureSession& secure : f->secure) {
+    PackedFunc echo = secure.echo;
+    Register(
+        "call/" + secure.name, benchmark::kMicrosecond, 0, faults,
+        [echo](benchmark::State&) { return echo.CallPacked({}).status(); }, kCallRepetitions)
+        ->ComputeStatistics("min", Fastest);
+  }
   for (int r = 0; r < 2; ++r) {
     Register(
         std::string("call/") + kRawNames[r], benchmark::kMicrosecond, 0, faults,
@@ -133,6 +145,12 @@ void RegisterAll(Fixture* f, const FaultCounter* faults) {
         [p](benchmark::State&) { return p->host_dst.CopyFrom(p->remote); });
     add("to_host/" + size + "/ferry_copyto",
         [p](benchmark::State&) { return p->remote.CopyTo(Device::Cpu()).status(); });
+    for (size_t i = 0; i < f->secure.size(); ++i) {
+      add("to_remote/" + size + "/" + f->secure[i].name,
+          [p, i](benchmark::State&) { return p->secure_remote[i].CopyFrom(p->host_src); });
+      add("to_host/" + size + "/" + f->secure[i].name,
+          [p, i](benchmark::State&) { return p->host_dst.CopyFrom(p->secure_remote[i]); });
+    }
     for (int r = 0; r < 2; ++r) {
       add("to_remote/" + size + "/" + kRawNames[r], [f, p, r](benchmark::State&) {
         return f->raw[r]->Sink(p->host_src.data_as<char>(), p->bytes);
@@ -160,6 +178,20 @@ void RegisterAll(Fixture* f, const FaultCounter* faults) {
         return f->remote->UploadBytes(f->fresh_upload, label);
       },
       kFreshUploadRepetitions);
+  for (const SecureSession& secure : f->secure) {
+    rpc::RemoteSession* session = secure.remote;
+    Register(
+        "upload/fresh_" + secure.name, benchmark::kMillisecond, kUploadBytes, faults,
+        [f, session](benchmark::State& state) {
+          state.PauseTiming();
+          ++f->fresh_counter;
+          std::memcpy(f->fresh_upload.data(), &f->fresh_counter, sizeof(f->fresh_counter));
+          const std::string label = "fresh-" + std::to_string(f->fresh_counter) + ".bin";
+          state.ResumeTiming();
+          return session->UploadBytes(f->fresh_upload, label);
+        },
+        kFreshUploadRepetitions);
+  }
   Register("upload/repeat", benchmark::kMillisecond, 0, faults, [f](benchmark::State&) {
     return f->remote->Upload(f->cached_path, "cached.bin");
   });
@@ -409,6 +441,47 @@ void PrintSummary(const RecordingReporter& r) {
   }
 }
 
+// Each secure session against the plaintext one, measured in the same run: throughput ratios
+// (secure / plaintext, so 0.5 = half the speed) for copies and fresh uploads, and the
+// latency ratio of the empty call (secure / plaintext, so 2 = twice as long).
+void PrintSecureSummary(const RecordingReporter& r, const std::vector<std::string>& names) {
+  if (names.empty()) return;
+  std::printf(
+      "\nCURVE vs plaintext: each secure session against the plaintext one (\"ferry\"), same\n"
+      "run. Copies and uploads: throughput secure / plaintext (target >= 0.80). Empty call:\n"
+      "latency secure / plaintext.\n");
+  for (const std::string& name : names) {
+    std::printf("\n  %s\n", name.c_str());
+    const std::optional<double> call = Ratio(r.Seconds("call/" + name), r.Seconds("call/ferry"));
+    const std::optional<double> best = Ratio(r.Fastest("call/" + name), r.Fastest("call/ferry"));
+    std::printf("    %-30s %8s us vs %8s us  latency ratio %6s (fastest %s)  noise %s%%\n",
+                "empty call", Cell(Scale(r.Seconds("call/" + name), 1e6), "%.1f").c_str(),
+                Cell(Scale(r.Seconds("call/ferry"), 1e6), "%.1f").c_str(),
+                Cell(call, "%.3f").c_str(), Cell(best, "%.3f").c_str(),
+                Cell(Noise(r, {"call/" + name, "call/ferry"}), "%.1f").c_str());
+    const auto row = [&](const std::string& label, const std::string& secure,
+                         const std::string& plain, size_t bytes) {
+      const std::optional<double> s = r.Seconds(secure), p = r.Seconds(plain);
+      if (!s || !p) return;
+      const std::optional<double> ratio = Ratio(p, s);
+      std::printf("    %-30s %8s GB/s vs %6s GB/s  throughput ratio %6s %5s  noise %s%%\n",
+                  label.c_str(), Cell(std::optional<double>(bytes / *s / 1e9), "%.2f").c_str(),
+                  Cell(std::optional<double>(bytes / *p / 1e9), "%.2f").c_str(),
+                  Cell(ratio, "%.3f").c_str(), Verdicts({ratio}, false, 0.8).c_str(),
+                  Cell(Noise(r, {secure, plain}), "%.1f").c_str());
+    };
+    for (size_t bytes : kCopySizes) {
+      const std::string size = SizeName(bytes);
+      row("host->remote CopyFrom " + size, "to_remote/" + size + "/" + name,
+          "to_remote/" + size + "/ferry", bytes);
+      row("remote->host CopyFrom " + size, "to_host/" + size + "/" + name,
+          "to_host/" + size + "/ferry", bytes);
+    }
+    row("upload of new content " + SizeName(kUploadBytes), "upload/fresh_" + name,
+        "upload/fresh", kUploadBytes);
+  }
+}
+
 int Main(int argc, char** argv) {
   // First, before any thread or ZeroMQ context exists: the raw baseline's server process.
   StatusOr<RawProcessServer> raw_process = RawProcessServer::Start();
@@ -429,19 +502,41 @@ int Main(int argc, char** argv) {
     return 1;
   }
   benchmark::AddCustomContext("ferry_session_worker", (*agent)->worker() + " --session-worker");
+  // The CURVE agent: keys made here, the client's the only one it admits.
+  StatusOr<rpc::CurveKeyPair> agent_keys = rpc::GenerateCurveKeyPair();
+  StatusOr<rpc::CurveKeyPair> client_keys = rpc::GenerateCurveKeyPair();
+  if (!agent_keys.ok() || !client_keys.ok()) {
+    std::fprintf(stderr, "rpc_bench: %s\n",
+                 (agent_keys.ok() ? client_keys.status() : agent_keys.status()).ToString().c_str());
+    return 1;
+  }
+  StatusOr<std::unique_ptr<AgentThread>> curve_agent =
+      AgentThread::Start(*agent_keys, rpc::AuthorizedKeys{{client_keys->public_key, "bench"}});
+  if (!curve_agent.ok()) {
+    std::fprintf(stderr, "rpc_bench: %s\n", curve_agent.status().ToString().c_str());
+    return 1;
+  }
+  rpc::ConnectOptions curve_options;
+  curve_options.channel.curve_identity = *client_keys;
+  curve_options.channel.curve_server_key = agent_keys->public_key;
   RawThreadServer raw_thread;
   RawClient raw_thread_client(raw_thread.endpoint());
   RawClient raw_process_client(raw_process->endpoint());
   int code = 0;
   {
     StatusOr<rpc::RemoteSession> remote = rpc::Connect((*agent)->endpoint());
-    if (!remote.ok()) {
-      std::fprintf(stderr, "rpc_bench: %s\n", remote.status().ToString().c_str());
+    StatusOr<rpc::RemoteSession> curve = rpc::Connect((*curve_agent)->endpoint(), curve_options);
+    if (!remote.ok() || !curve.ok()) {
+      std::fprintf(stderr, "rpc_bench: %s\n",
+                   (remote.ok() ? curve.status().WithContext("CURVE session") : remote.status())
+                       .ToString()
+                       .c_str());
       code = 1;
     } else {
       std::fprintf(stderr, "rpc_bench: preparing arrays and uploads, checking every path...\n");
       Fixture fixture;
       fixture.remote = &*remote;
+      fixture.secure.push_back({"ferry_curve", &*curve, PackedFunc()});
       fixture.raw[0] = &raw_thread_client;
       fixture.raw[1] = &raw_process_client;
       const auto setup_start = std::chrono::steady_clock::now();
@@ -458,10 +553,15 @@ int Main(int argc, char** argv) {
         RecordingReporter reporter;
         benchmark::RunSpecifiedBenchmarks(&reporter);
         PrintSummary(reporter);
+        std::vector<std::string> secure_names;
+        for (const SecureSession& secure : fixture.secure) secure_names.push_back(secure.name);
+        PrintSecureSummary(reporter, secure_names);
       }
       fixture.copies.clear();
       fixture.echo = PackedFunc();
+      fixture.secure.clear();
       (void)remote->Close();
+      (void)curve->Close();
     }
   }
   raw_thread_client.Quit();

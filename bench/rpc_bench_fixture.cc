@@ -276,7 +276,8 @@ void RawClient::Quit() {
 // ---------------------------------------------------------------------------------------------
 // The agent thread.
 
-StatusOr<std::unique_ptr<AgentThread>> AgentThread::Start() {
+StatusOr<std::unique_ptr<AgentThread>> AgentThread::Start(
+    std::optional<rpc::CurveKeyPair> identity, rpc::AuthorizedKeys client_keys) {
   // FERRY_BENCH_WORKER may name another worker executable (e.g. a script that sets
   // GLIBC_TUNABLES and execs ferry-agent), to compare worker builds or settings.
   const char* override_worker = std::getenv("FERRY_BENCH_WORKER");
@@ -295,6 +296,8 @@ StatusOr<std::unique_ptr<AgentThread>> AgentThread::Start() {
   config.listen = "tcp://127.0.0.1:*";
   config.work_dir = work_dir;
   config.worker_executable = worker;
+  config.identity = std::move(identity);
+  config.client_keys = std::move(client_keys);
   StatusOr<std::unique_ptr<agent::Agent>> agent = agent::Agent::Create(config);
   if (!agent.ok()) {
     std::filesystem::remove_all(work_dir, ec);
@@ -360,6 +363,10 @@ Status PrepareFixture(Fixture& f) {
   rpc::RemoteSession& remote = *f.remote;
   ASSIGN_OR_RETURN(f.echo, remote.GetFunction("ferry.echo"));
   RETURN_IF_ERROR(f.echo.CallPacked({}).status().WithContext("ferry.echo()"));
+  for (SecureSession& s : f.secure) {
+    ASSIGN_OR_RETURN(s.echo, s.remote->GetFunction("ferry.echo"));
+    RETURN_IF_ERROR(s.echo.CallPacked({}).status().WithContext(s.name + ": ferry.echo()"));
+  }
   for (RawClient* raw : f.raw) RETURN_IF_ERROR(raw->Ping());
 
   uint64_t seed = 1;
@@ -377,6 +384,19 @@ Status PrepareFixture(Fixture& f) {
     if (std::memcmp(c.host_src.data(), c.host_dst.data(), bytes) != 0) {
       return InternalError("a " + SizeName(bytes) +
                            " round trip through the session changed bytes");
+    }
+    for (const SecureSession& s : f.secure) {
+      ASSIGN_OR_RETURN(NDArray secure_remote,
+                       s.remote->Empty({static_cast<int64_t>(bytes)}, DataType::UInt8(),
+                                       s.remote->Cpu(0)));
+      std::memset(c.host_dst.data(), 0, bytes);
+      RETURN_IF_ERROR(secure_remote.CopyFrom(c.host_src).WithContext(s.name));
+      RETURN_IF_ERROR(c.host_dst.CopyFrom(secure_remote).WithContext(s.name));
+      if (std::memcmp(c.host_src.data(), c.host_dst.data(), bytes) != 0) {
+        return InternalError("a " + SizeName(bytes) + " round trip through session " + s.name +
+                             " changed bytes");
+      }
+      c.secure_remote.push_back(std::move(secure_remote));
     }
     if (bytes == kCopySizes[0]) {
       ASSIGN_OR_RETURN(NDArray copied, c.remote.CopyTo(Device::Cpu()));
@@ -405,6 +425,9 @@ Status PrepareFixture(Fixture& f) {
                       .string();
   RETURN_IF_ERROR(WriteFileAtomically(f.cached_path, f.cached_upload));
   RETURN_IF_ERROR(remote.Upload(f.cached_path, "cached.bin"));
+  for (const SecureSession& s : f.secure) {
+    RETURN_IF_ERROR(s.remote->UploadBytes(f.fresh_upload, "check.bin").WithContext(s.name));
+  }
   ASSIGN_OR_RETURN(bool complete,
                    UploadBeginOnly(remote, "cached.bin", f.cached_digest, f.cached_upload.size()));
   if (!complete) return InternalError("the agent did not find a file it has just stored");

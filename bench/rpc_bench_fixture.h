@@ -2,7 +2,8 @@
 // benchmarks and the summary):
 //   - the raw ZeroMQ baseline: RawThreadServer (a ROUTER on a thread of this process),
 //     RawProcessServer (the same server in a forked child) and RawClient (a DEALER);
-//   - AgentThread: a real device agent serving on a thread of this process;
+//   - AgentThread: a real device agent serving on a thread of this process (plaintext, or
+//     CURVE with keys generated in the process);
 //   - FaultCounter: minor page faults in this process and its children;
 //   - Fixture and PrepareFixture: the arrays and uploads the benchmarks use, built and
 //     checked before any timing.
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -23,6 +25,7 @@
 
 #include "device_agent/agent.h"
 #include "rpc/client_session.h"
+#include "rpc/curve_keys.h"
 #include "runtime/ndarray.h"
 #include "runtime/value.h"
 
@@ -109,8 +112,11 @@ class RawClient {
 class AgentThread {
  public:
   // The session worker is FERRY_AGENT_PATH (the ferry-agent executable), or what
-  // FERRY_BENCH_WORKER names.
-  static StatusOr<std::unique_ptr<AgentThread>> Start();
+  // FERRY_BENCH_WORKER names. With `identity` the agent and its workers run CURVE and admit
+  // only `client_keys`.
+  static StatusOr<std::unique_ptr<AgentThread>> Start(
+      std::optional<rpc::CurveKeyPair> identity = std::nullopt,
+      rpc::AuthorizedKeys client_keys = {});
   ~AgentThread();
 
   const std::string& endpoint() const { return agent_->endpoint(); }
@@ -154,12 +160,22 @@ struct CopyCase {
   NDArray host_src;  // filled with a pattern
   NDArray host_dst;  // preallocated, pages touched
   NDArray remote;    // on the session's remote CPU
+  // The same array in each of Fixture::secure's sessions, in their order.
+  std::vector<NDArray> secure_remote;
+};
+
+// A further session measured like the plaintext one, e.g. "ferry_curve": a CURVE session.
+struct SecureSession {
+  std::string name;  // the benchmark name suffix
+  rpc::RemoteSession* remote = nullptr;
+  PackedFunc echo;
 };
 
 // Everything the benchmarks use; built (and checked) before any timing.
 struct Fixture {
   rpc::RemoteSession* remote = nullptr;
   PackedFunc echo;
+  std::vector<SecureSession> secure;
   std::vector<CopyCase> copies;
   RawClient* raw[2] = {nullptr, nullptr};  // thread, process
   std::string fresh_upload;                // its first 8 bytes change before each upload
@@ -180,7 +196,8 @@ StatusOr<bool> UploadBeginOnly(rpc::RemoteSession& remote, const std::string& la
                                const std::string& digest, size_t size);
 
 // Prepares the arrays and uploads, and runs every path once: each Ferry copy is checked byte
-// for byte (CopyTo on the smallest size only: it allocates), each raw exchange for its sizes.
+// for byte in every session (CopyTo on the smallest size only: it allocates), each raw
+// exchange for its sizes, and an upload of new content through each secure session.
 Status PrepareFixture(Fixture& f);
 
 }  // namespace ferry::bench
