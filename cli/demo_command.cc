@@ -136,12 +136,15 @@ Status BuildAndRunLocally(std::vector<DemoModel>& models, const std::string& wor
 
 Status RunThroughTracker(std::vector<DemoModel>& models, const std::string& workdir,
                          const LocalCluster& cluster, std::ostream& out) {
-  ASSIGN_OR_RETURN(rpc::TrackerClient tracker, rpc::ConnectTracker(cluster.tracker_endpoint()));
+  ASSIGN_OR_RETURN(rpc::TrackerClient tracker,
+                   rpc::ConnectTracker(cluster.tracker_endpoint(), cluster.client_options()));
   rpc::DeviceRequest request;
   request.timeout = std::chrono::seconds(30);
   ASSIGN_OR_RETURN(rpc::RemoteSession remote, tracker.Request(kDeviceKey, request));
   out << "\n== running on a device granted by the tracker (key '" << kDeviceKey << "', session "
-      << remote.session_id() << ")\n";
+      << remote.session_id() << ")\n"
+      << "  every connection (client, tracker, agents, session worker) is encrypted and\n"
+      << "  authenticated with CURVE; keys generated in " << cluster.keys_dir() << "\n";
   for (int k = 0; k < 2; ++k) {
     const std::string path = LibraryPath(workdir, kKinds[k]);
     RETURN_IF_ERROR(remote.Upload(path));
@@ -156,7 +159,9 @@ Status RunThroughTracker(std::vector<DemoModel>& models, const std::string& work
       if (!same) return InternalError("remote and local outputs of '" + m.model.key + "' differ");
     }
   }
-  out << "\n== ferry status --tracker " << cluster.tracker_endpoint() << " (session open)\n";
+  out << "\n== ferry status --tracker " << cluster.tracker_endpoint() << " --identity "
+      << cluster.keys_dir() << "/client --tracker-key " << cluster.keys_dir()
+      << "/tracker.pub (session open)\n";
   ASSIGN_OR_RETURN(rpc::TrackerStatus status, tracker.GetStatus());
   PrintTrackerStatus(status, /*json=*/false, out);
   return remote.Close();

@@ -3,11 +3,13 @@
 #include <openssl/rand.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <thread>
 
 #include "device_agent/event_log.h"
+#include "device_agent/upload_cache.h"
 #include "device_agent/worker_process.h"
 #include "rpc/agent_heartbeat.h"
 #include "rpc/router_io.h"
@@ -20,6 +22,7 @@ namespace {
 
 constexpr size_t kEndedMemory = 1024;
 constexpr auto kWorkerStartTimeout = std::chrono::seconds(10);
+constexpr const char* kZapDomain = "ferry-agent";
 
 StatusOr<std::string> RandomHex(size_t bytes) {
   std::string raw(bytes, '\0');
@@ -49,28 +52,49 @@ std::string DescribeExit(int wait_status) {
     return "session worker died: " + SignalName(sig) + " (signal " + std::to_string(sig) + ")";
   }
   const int code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
-  if (code == 0) return "session ended";
-  if (code == kWorkerExitIdle) return "session ended after its idle timeout";
-  return "session worker exited with code " + std::to_string(code);
+  std::string reason = WorkerExitReason(code);
+  return reason.empty() ? "session worker exited with code " + std::to_string(code) : reason;
 }
 
 }  // namespace
 
 StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config) {
   ASSIGN_OR_RETURN(std::string host, HostOf(config.listen));
-  if (!IsLoopback(host) && !config.insecure) {
+  if (!IsLoopback(host) && !config.identity && !config.insecure) {
     return PermissionDeniedError("refusing to listen on non-loopback address " + config.listen +
-                                 " without authentication; pass --insecure to allow it");
+                                 " without keys: give --identity and --authorized-keys, or pass "
+                                 "--insecure to allow plaintext");
+  }
+  if (config.identity && config.client_keys.empty()) {
+    return InvalidArgumentError("an agent with an identity needs --authorized-keys listing the "
+                                "client keys it admits");
+  }
+  if (config.identity && !config.tracker.empty() && !rpc::IsZ85Key(config.tracker_key)) {
+    return InvalidArgumentError("an agent with an identity needs --tracker-key for its tracker");
   }
   if (config.work_dir.empty()) return InvalidArgumentError("the agent needs a work directory");
   std::error_code ec;
   std::filesystem::create_directories(config.work_dir + "/cache", ec);
   std::filesystem::create_directories(config.work_dir + "/sessions", ec);
   if (ec) return UnavailableError("cannot create " + config.work_dir + ": " + ec.message());
+  // Uploads of workers that died with an earlier agent left their temp files.
+  ASSIGN_OR_RETURN(UploadCache cache, UploadCache::Open(config.work_dir + "/cache"));
+  if (StatusOr<size_t> removed = cache.RemoveAllTempFiles(); removed.ok() && *removed > 0) {
+    LogEvent("cache_temp_files_removed", {{"count", std::to_string(*removed)}});
+  }
   // Workers bind on the listener's host; a wildcard listener gives them every interface.
   const std::string bind_host = host == "*" || host == "0.0.0.0" ? "0.0.0.0" : host;
   std::unique_ptr<Agent> agent(new Agent(std::move(config), bind_host));
   try {
+    if (agent->config_.identity) {
+      ASSIGN_OR_RETURN(agent->zap_, rpc::ZapHandler::Start(agent->context_, [](const std::string&,
+                                                                               const std::string& key,
+                                                                               const std::string& peer) {
+        LogEvent("connection_refused", {{"key", key}, {"peer", peer}});
+      }));
+      agent->zap_->Allow(kZapDomain, agent->config_.client_keys);
+      rpc::ApplyServerCurve(agent->listener_, agent->config_.identity->secret_key, kZapDomain);
+    }
     agent->listener_.set(zmq::sockopt::linger, 0);
     agent->listener_.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);
     agent->listener_.set(zmq::sockopt::router_mandatory, 0);
@@ -79,7 +103,13 @@ StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config) {
   } catch (const zmq::error_t& e) {
     return UnavailableError("cannot listen on " + agent->config_.listen + ": " + e.what());
   }
-  LogEvent("agent_listening", {{"endpoint", agent->endpoint_}, {"work_dir", agent->config_.work_dir}});
+  LogEvent("agent_listening",
+           {{"endpoint", agent->endpoint_},
+            {"work_dir", agent->config_.work_dir},
+            {"security", agent->config_.identity
+                             ? "curve (" + std::to_string(agent->config_.client_keys.size()) +
+                                   " client keys)"
+                             : "plaintext"}});
   if (!agent->config_.tracker.empty()) {
     if (agent->config_.secret.size() < 16) {
       return InvalidArgumentError("an agent under a tracker needs its shared secret (--secret-file)");
@@ -92,6 +122,9 @@ StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config) {
       // Heartbeats are soft state: drop them while the tracker is unreachable.
       link.set(zmq::sockopt::immediate, 1);
       link.set(zmq::sockopt::sndhwm, 4);
+      if (agent->config_.identity) {
+        rpc::ApplyClientCurve(link, *agent->config_.identity, agent->config_.tracker_key);
+      }
       link.connect(agent->config_.tracker);
       agent->tracker_.emplace(std::move(link));
     } catch (const zmq::error_t& e) {
@@ -113,8 +146,14 @@ Agent::~Agent() { StopAllSessions(); }
 Status Agent::Serve(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     zmq::pollitem_t item{listener_.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(100));
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(100));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      continue;  // a signal: look at `stop`
+    }
     ReapWorkers();
+    ReadWorkerReports();
     if (tracker_ && std::chrono::steady_clock::now() >= next_heartbeat_) {
       SendHeartbeat();
       next_heartbeat_ = std::chrono::steady_clock::now() + config_.heartbeat_interval;
@@ -122,16 +161,17 @@ Status Agent::Serve(const std::atomic<bool>& stop) {
     if (!(item.revents & ZMQ_POLLIN)) continue;
     std::optional<rpc::RoutedMessage> request = rpc::ReceiveRouted(listener_);
     if (!request) continue;
-    std::optional<rpc::Frames> reply = HandleRequest(std::move(request->frames));
+    const std::string identity = request->identity;
+    std::optional<rpc::Frames> reply = HandleRequest(std::move(*request));
     std::string send_error;
-    if (reply && !rpc::SendRouted(listener_, request->identity, std::move(*reply), &send_error)) {
+    if (reply && !rpc::SendRouted(listener_, identity, std::move(*reply), &send_error)) {
       LogEvent("agent_send_failed", {{"error", send_error}});
     }
   }
   StopAllSessions();
   if (tracker_) {
-    // Signed like heartbeats; public_key as in SendHeartbeat.
-    SendToTracker(rpc::EncodeAgentGoodbye({agent_id_, ""}, config_.secret,
+    // Signed like heartbeats, naming the key the tracker sees on this connection.
+    SendToTracker(rpc::EncodeAgentGoodbye({agent_id_, PublicKey()}, config_.secret,
                                           {rpc::NextAgentSequence(), rpc::WallClockMs()}, 1000));
   }
   LogEvent("agent_stopped", {{"endpoint", endpoint_}});
@@ -175,13 +215,15 @@ void Agent::SendHeartbeat() {
   for (const auto& [id, session] : sessions_) {
     if (session.lease_id != 0) heartbeat.active_leases.push_back(session.lease_id);
   }
-  // The agent's CURVE public key (Z85) goes in heartbeat.public_key once the agent has one.
+  // Under CURVE the tracker checks it against the connection's key; clients get it with
+  // their grant and connect to this agent with it.
+  heartbeat.public_key = PublicKey();
   SendToTracker(rpc::EncodeAgentHeartbeat(
       heartbeat, config_.secret, {rpc::NextAgentSequence(), rpc::WallClockMs()},
       static_cast<uint32_t>(config_.heartbeat_interval.count() * 3)));
 }
 
-StatusOr<uint64_t> Agent::CheckTicket(const rpc::ParsedMessage& m) {
+StatusOr<uint64_t> Agent::CheckTicket(const rpc::ParsedMessage& m, const std::string& client_key) {
   if (!tracker_) return uint64_t{0};
   if (m.body_size() < 3) {
     return PermissionDeniedError("this agent serves through a tracker: a session needs a ticket");
@@ -192,6 +234,10 @@ StatusOr<uint64_t> Agent::CheckTicket(const rpc::ParsedMessage& m) {
   if (ticket.agent_id != agent_id_) {
     return PermissionDeniedError("the ticket is for another agent");
   }
+  // A tracker under CURVE names the client by its key: only that client may use the ticket.
+  if (!client_key.empty() && rpc::IsZ85Key(ticket.client_id) && ticket.client_id != client_key) {
+    return PermissionDeniedError("the ticket was granted to another client");
+  }
   for (auto it = used_leases_.begin(); it != used_leases_.end();) {
     it = it->second <= now ? used_leases_.erase(it) : std::next(it);
   }
@@ -201,8 +247,9 @@ StatusOr<uint64_t> Agent::CheckTicket(const rpc::ParsedMessage& m) {
   return ticket.lease_id;
 }
 
-std::optional<rpc::Frames> Agent::HandleRequest(rpc::Frames request) {
-  StatusOr<rpc::ParsedMessage> parsed = rpc::ParseMessage(std::move(request), rpc::ProtocolLimits{});
+std::optional<rpc::Frames> Agent::HandleRequest(rpc::RoutedMessage request) {
+  StatusOr<rpc::ParsedMessage> parsed =
+      rpc::ParseMessage(std::move(request.frames), rpc::ProtocolLimits{});
   if (!parsed.ok()) {
     LogEvent("bad_request", {{"error", parsed.status().message()}});
     return std::move(rpc::MessageWriter::Reply(0, parsed.status(), 0)).Finish();
@@ -210,9 +257,10 @@ std::optional<rpc::Frames> Agent::HandleRequest(rpc::Frames request) {
   StatusOr<rpc::Frames> reply = [&]() -> StatusOr<rpc::Frames> {
     // The one catch of the agent's request loop.
     try {
+      RETURN_IF_ERROR(rpc::CheckRequestHeader(*parsed, "this agent"));
       switch (parsed->type) {
         case rpc::MessageType::kOpenSession:
-          return OpenSession(*parsed);
+          return OpenSession(*parsed, request);
         case rpc::MessageType::kSessionStatus:
           return SessionStatus(*parsed);
         default:
@@ -228,7 +276,8 @@ std::optional<rpc::Frames> Agent::HandleRequest(rpc::Frames request) {
   return std::move(*reply);
 }
 
-StatusOr<rpc::Frames> Agent::OpenSession(const rpc::ParsedMessage& m) {
+StatusOr<rpc::Frames> Agent::OpenSession(const rpc::ParsedMessage& m,
+                                         const rpc::RoutedMessage& from) {
   RETURN_IF_ERROR(rpc::CheckBodySize(m, 2));
   ASSIGN_OR_RETURN(uint64_t client_min, rpc::ReadUint(m.item(0), "min version"));
   ASSIGN_OR_RETURN(uint64_t client_max, rpc::ReadUint(m.item(1), "max version"));
@@ -240,14 +289,23 @@ StatusOr<rpc::Frames> Agent::OpenSession(const rpc::ParsedMessage& m) {
                               ", this agent speaks " + std::to_string(rpc::kMinProtocolVersion) +
                               ".." + std::to_string(rpc::kMaxProtocolVersion));
   }
-  StatusOr<uint64_t> lease = CheckTicket(m);
+  const std::string peer = from.peer_key.empty()
+                               ? (from.peer_address.empty() ? "unknown" : from.peer_address)
+                               : rpc::KeyFingerprint(from.peer_key);
+  StatusOr<uint64_t> lease = CheckTicket(m, from.peer_key);
   if (!lease.ok()) {
-    LogEvent("session_refused", {{"reason", lease.status().message()}});
+    LogEvent("session_refused", {{"reason", lease.status().message()}, {"peer", peer}});
     return lease.status();
   }
   if (sessions_.size() >= static_cast<size_t>(config_.max_sessions)) {
     return ResourceExhaustedError("the agent already serves " + std::to_string(sessions_.size()) +
                                   " sessions");
+  }
+  if (UnclaimedSessionsOf(peer) >= config_.max_unclaimed_per_peer) {
+    LogEvent("session_refused", {{"reason", "too many unclaimed sessions"}, {"peer", peer}});
+    return ResourceExhaustedError(
+        "this peer already holds " + std::to_string(config_.max_unclaimed_per_peer) +
+        " sessions it has not said Hello to; say Hello or wait for them to expire");
   }
   ASSIGN_OR_RETURN(std::string id, RandomHex(8));
   ASSIGN_OR_RETURN(std::string token, RandomHex(16));
@@ -257,17 +315,27 @@ StatusOr<rpc::Frames> Agent::OpenSession(const rpc::ParsedMessage& m) {
   worker.cache_dir = config_.work_dir + "/cache";
   worker.bind_host = bind_host_;
   worker.token = token;
-  worker.idle_timeout = config_.session_timeout;
+  worker.limits = {config_.session_timeout, config_.hello_timeout, config_.call_grace};
   worker.max_message_bytes = config_.max_message_bytes;
   worker.max_upload_bytes = config_.max_upload_bytes;
+  worker.cache_max_bytes = config_.cache_max_bytes;
+  worker.session_quota_bytes = config_.session_quota_bytes;
+  worker.max_address_space = config_.worker_max_address_space;
+  worker.max_open_files = config_.worker_max_open_files;
+  if (config_.identity) {
+    worker.secret_key = config_.identity->secret_key;
+    worker.client_key = from.peer_key;
+  }
   StatusOr<StartedWorker> started =
       StartWorkerProcess(config_.worker_executable, worker, kWorkerStartTimeout);
   if (!started.ok()) {
     LogEvent("session_failed", {{"session", id}, {"error", started.status().message()}});
     return started.status();
   }
-  sessions_[id] = Session{started->pid, started->endpoint, std::chrono::steady_clock::now(), *lease};
+  sessions_[id] = Session{started->pid,  started->endpoint, std::chrono::steady_clock::now(),
+                          *lease,         peer,              started->report_fd};
   LogEvent("session_open", {{"session", id},
+                            {"peer", peer},
                             {"worker_pid", std::to_string(started->pid)},
                             {"worker_endpoint", started->endpoint},
                             {"version", std::to_string(version)},
@@ -318,9 +386,31 @@ void Agent::ReapWorkers() {
   }
 }
 
+void Agent::ReadWorkerReports() {
+  for (auto& [id, session] : sessions_) {
+    if (session.claimed || session.report_fd < 0) continue;
+    char buffer[64];
+    const ssize_t n = ::read(session.report_fd, buffer, sizeof(buffer));
+    if (n > 0 && std::string_view(buffer, static_cast<size_t>(n)).find("HELLO") != std::string_view::npos) {
+      session.claimed = true;
+    }
+  }
+}
+
+int Agent::UnclaimedSessionsOf(const std::string& peer) const {
+  int count = 0;
+  for (const auto& [id, session] : sessions_) count += !session.claimed && session.peer == peer;
+  return count;
+}
+
 void Agent::EndSession(const std::string& id, const std::string& reason) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
+  if (it->second.report_fd >= 0) ::close(it->second.report_fd);
+  // A worker killed mid-upload leaves its temp file in the shared cache.
+  if (StatusOr<UploadCache> cache = UploadCache::Open(config_.work_dir + "/cache"); cache.ok()) {
+    (void)cache->RemoveTempFilesOf(it->second.pid);
+  }
   const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                                      it->second.started).count();
   const bool leased = it->second.lease_id != 0;

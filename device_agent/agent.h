@@ -40,6 +40,10 @@ struct AgentConfig {
   int max_unclaimed_per_peer = 4;
   int64_t max_message_bytes = int64_t{1} << 30;
   uint64_t max_upload_bytes = uint64_t{16} << 30;
+  // Upload cache size limit (LRU eviction of content no session uses) and per-session disk
+  // quota; 0: unlimited.
+  uint64_t cache_max_bytes = 0;
+  uint64_t session_quota_bytes = 0;
   // Workers' resource limits (0: unlimited address space).
   uint64_t worker_max_address_space = 0;
   uint64_t worker_max_open_files = 1024;
@@ -106,6 +110,8 @@ class Agent {
   // With CURVE, the ticket must name the key of the client that presents it.
   StatusOr<uint64_t> CheckTicket(const rpc::ParsedMessage& m, const std::string& client_key);
   void SendHeartbeat();
+  // This agent's CURVE public key (Z85); empty without an identity.
+  std::string PublicKey() const { return config_.identity ? config_.identity->public_key : ""; }
   void SendToTracker(rpc::Frames frames);
 
   AgentConfig config_;

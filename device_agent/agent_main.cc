@@ -98,6 +98,14 @@ ferry::Status Run(int argc, char** argv) {
     ASSIGN_OR_RETURN(int64_t seconds, PositiveNumber(*v, "--hello-timeout"));
     config.hello_timeout = std::chrono::seconds(seconds);
   }
+  if (auto v = parsed.Get("cache-max-bytes")) {
+    ASSIGN_OR_RETURN(int64_t bytes, PositiveNumber(*v, "--cache-max-bytes"));
+    config.cache_max_bytes = static_cast<uint64_t>(bytes);
+  }
+  if (auto v = parsed.Get("session-disk-quota")) {
+    ASSIGN_OR_RETURN(int64_t bytes, PositiveNumber(*v, "--session-disk-quota"));
+    config.session_quota_bytes = static_cast<uint64_t>(bytes);
+  }
   if (auto v = parsed.Get("worker-max-memory")) {
     ASSIGN_OR_RETURN(int64_t bytes, PositiveNumber(*v, "--worker-max-memory"));
     config.worker_max_address_space = static_cast<uint64_t>(bytes);

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -10,13 +11,18 @@
 
 #include "device_agent/agent_session_files.h"
 #include "device_agent/event_log.h"
+#include "rpc/curve_keys.h"
 #include "rpc/router_io.h"
 #include "rpc/session_server.h"
+#include "rpc/zap_handler.h"
 #include "runtime/build_config.h"
 #include "runtime/value.h"
 
 namespace ferry::agent {
 namespace {
+
+constexpr const char* kMonitorEndpoint = "inproc://worker-monitor";
+constexpr const char* kZapDomain = "ferry-session";
 
 // Global functions every session offers.
 Status RegisterSessionFunctions(FunctionRegistry& registry) {
@@ -40,6 +46,59 @@ bool WriteAll(int fd, const std::string& text) {
   return true;
 }
 
+// No core dumps (they would hold the session's data), bounded descriptors and memory.
+Status ApplyResourceLimits(const WorkerConfig& config) {
+  auto set = [](int resource, uint64_t value, const char* name) -> Status {
+    const rlimit limit{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+    if (setrlimit(resource, &limit) != 0) {
+      return InternalError(std::string("cannot limit ") + name + ": " + std::strerror(errno));
+    }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(set(RLIMIT_CORE, 0, "core dumps"));
+  if (config.max_open_files > 0) RETURN_IF_ERROR(set(RLIMIT_NOFILE, config.max_open_files, "open files"));
+  if (config.max_address_space > 0) {
+    RETURN_IF_ERROR(set(RLIMIT_AS, config.max_address_space, "address space"));
+  }
+  return Status::Ok();
+}
+
+// Binds the worker's ROUTER socket (CURVE with only the session's client key admitted, when
+// the config has keys) and its monitor. Returns the bound endpoint.
+StatusOr<std::string> BindRouter(const WorkerConfig& config, zmq::context_t& context,
+                                 zmq::socket_t& router,
+                                 std::unique_ptr<rpc::ZapHandler>& zap) {
+  try {
+    router.set(zmq::sockopt::linger, 0);
+    router.set(zmq::sockopt::maxmsgsize, config.max_message_bytes);
+    router.set(zmq::sockopt::heartbeat_ivl, 1000);
+    router.set(zmq::sockopt::heartbeat_timeout, 5000);
+    if (!config.client_key.empty()) {
+      ASSIGN_OR_RETURN(zap, rpc::ZapHandler::Start(context, [&](const std::string&,
+                                                                const std::string& key,
+                                                                const std::string& address) {
+        LogEvent("connection_refused", {{"session", config.session_id}, {"key", key},
+                                        {"peer", address}});
+      }));
+      zap->AllowKey(kZapDomain, config.client_key);
+      rpc::ApplyServerCurve(router, config.secret_key, kZapDomain);
+    }
+    router.bind("tcp://" + config.bind_host + ":*");
+    if (zmq_socket_monitor(router.handle(), kMonitorEndpoint,
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+      return InternalError("cannot monitor the worker's socket");
+    }
+    return router.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return UnavailableError(std::string("cannot bind the session socket: ") + e.what());
+  }
+}
+
+// The name under which SessionServer binds a connection: routing id and CURVE key.
+std::string ConnectionName(const rpc::RoutedMessage& message) {
+  return message.identity + '\0' + message.peer_key;
+}
+
 }  // namespace
 
 int RunSessionWorker(const WorkerConfig& config) {
@@ -52,92 +111,84 @@ int RunSessionWorker(const WorkerConfig& config) {
   const pid_t agent = getppid();
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != agent) return 1;
+  auto fail = [&](const Status& status) {
+    LogEvent("worker_failed", {{"session", config.session_id}, {"error", status.ToString()}});
+    return 1;
+  };
+  if (Status s = ApplyResourceLimits(config); !s.ok()) return fail(s);
 
   StatusOr<UploadCache> cache = UploadCache::Open(config.cache_dir);
   StatusOr<SessionDirectory> directory =
       cache.ok() ? SessionDirectory::Create(config.sessions_root, config.session_id)
                  : StatusOr<SessionDirectory>(cache.status());
-  if (!directory.ok()) {
-    LogEvent("worker_failed", {{"session", config.session_id}, {"error", directory.status().ToString()}});
-    return 1;
-  }
-  AgentSessionFiles files(std::move(*cache), kAnonymousOwner, std::move(*directory),
-                          StorageLimits{.max_upload_bytes = config.max_upload_bytes});
+  if (!directory.ok()) return fail(directory.status());
+  // Cached content belongs to the client identity that uploaded it.
+  const std::string owner =
+      config.client_key.empty() ? kAnonymousOwner : rpc::KeyFingerprint(config.client_key);
+  AgentSessionFiles files(std::move(*cache), owner, std::move(*directory),
+                          StorageLimits{.max_upload_bytes = config.max_upload_bytes,
+                                        .cache_max_bytes = config.cache_max_bytes,
+                                        .session_quota_bytes = config.session_quota_bytes});
   FunctionRegistry globals;
-  if (Status s = RegisterSessionFunctions(globals); !s.ok()) return 1;
+  if (Status s = RegisterSessionFunctions(globals); !s.ok()) return fail(s);
+
+  zmq::context_t context(1);
+  std::unique_ptr<rpc::ZapHandler> zap;
+  zmq::socket_t router(context, zmq::socket_type::router);
+  StatusOr<std::string> endpoint = BindRouter(config, context, router, zap);
+  if (!endpoint.ok()) return fail(endpoint.status());
+  WorkerWatchdog watchdog(context, kMonitorEndpoint, config.limits, config.session_id);
+
   rpc::SessionServerOptions options;
   options.token = config.token;
   options.max_array_bytes = config.max_upload_bytes;
+  options.on_request_start = [&](uint32_t deadline_ms) { watchdog.CallStarted(deadline_ms); };
   rpc::SessionServer server(&globals, &files, options);
 
-  zmq::context_t context(1);
-  zmq::socket_t router(context, zmq::socket_type::router);
-  zmq::socket_t monitor(context, zmq::socket_type::pair);
-  try {
-    router.set(zmq::sockopt::linger, 0);
-    router.set(zmq::sockopt::maxmsgsize, config.max_message_bytes);
-    router.set(zmq::sockopt::heartbeat_ivl, 1000);
-    router.set(zmq::sockopt::heartbeat_timeout, 5000);
-    router.bind("tcp://" + config.bind_host + ":*");
-    zmq_socket_monitor(router.handle(), "inproc://worker-monitor",
-                       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
-    monitor.connect("inproc://worker-monitor");
-  } catch (const zmq::error_t& e) {
-    LogEvent("worker_failed", {{"session", config.session_id}, {"error", e.what()}});
-    return 1;
-  }
-  const std::string endpoint = router.get(zmq::sockopt::last_endpoint);
-  if (!WriteAll(config.report_fd, "ENDPOINT " + endpoint + "\n")) return 1;
-  ::close(config.report_fd);
+  if (!WriteAll(config.report_fd, "ENDPOINT " + *endpoint + "\n")) return 1;
 
-  int connections = 0;
-  bool had_client = false;
-  std::string end_reason = "idle timeout";
-  auto idle_deadline = std::chrono::steady_clock::now() + config.idle_timeout;
+  WorkerWatchdog::Ending ending{kWorkerExitIdle, "idle timeout"};
   while (true) {
-    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
-                               {monitor.handle(), 0, ZMQ_POLLIN, 0}};
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-        idle_deadline - std::chrono::steady_clock::now());
-    if (wait.count() <= 0) break;
-    zmq::poll(items, 2, std::min(wait, std::chrono::milliseconds(1000)));
-    if (items[1].revents & ZMQ_POLLIN) {
-      zmq::message_t event, address;
-      (void)monitor.recv(event);
-      if (event.more()) (void)monitor.recv(address);
-      uint16_t id = 0;
-      if (event.size() >= 2) std::memcpy(&id, event.data(), sizeof(id));
-      if (id == ZMQ_EVENT_ACCEPTED) {
-        ++connections;
-        had_client = true;
-      } else if (id == ZMQ_EVENT_DISCONNECTED) {
-        --connections;
-      }
-      if (had_client && connections <= 0) {
-        end_reason = "client disconnected";
-        break;
-      }
+    if (std::optional<WorkerWatchdog::Ending> end = watchdog.ShouldEnd()) {
+      ending = *end;
+      break;
     }
-    if (!(items[0].revents & ZMQ_POLLIN)) continue;
+    zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(100));
+    } catch (const zmq::error_t&) {
+      continue;  // EINTR
+    }
+    if (!(item.revents & ZMQ_POLLIN)) continue;
     std::optional<rpc::RoutedMessage> request = rpc::ReceiveRouted(router);
     if (!request) continue;
-    std::optional<rpc::Frames> reply = server.Handle(std::move(request->frames));
+    const bool was_greeted = server.greeted();
+    std::optional<rpc::Frames> reply = server.Handle(std::move(request->frames),
+                                                     ConnectionName(*request));
+    watchdog.CallEnded();
+    if (!was_greeted && server.greeted()) {
+      watchdog.Greeted(request->connection_fd);
+      WriteAll(config.report_fd, "HELLO\n");
+      LogEvent("session_claimed", {{"session", config.session_id},
+                                   {"key", request->peer_key.empty()
+                                               ? "none"
+                                               : rpc::KeyFingerprint(request->peer_key)}});
+    }
     std::string send_error;
     if (reply && !rpc::SendRouted(router, request->identity, std::move(*reply), &send_error)) {
       LogEvent("worker_send_failed", {{"session", config.session_id}, {"error", send_error}});
     }
-    // A long call must not count as idle time.
-    idle_deadline = std::chrono::steady_clock::now() + config.idle_timeout;
     if (server.close_requested()) {
-      end_reason = "closed by the client";
+      ending = {0, "closed by the client"};
       break;
     }
   }
+  ::close(config.report_fd);
   zmq_socket_monitor(router.handle(), nullptr, 0);
   // Let the last reply (to CloseSession) go out before the socket closes.
   router.set(zmq::sockopt::linger, 1000);
-  LogEvent("worker_exit", {{"session", config.session_id}, {"reason", end_reason}});
-  return end_reason == "idle timeout" ? kWorkerExitIdle : 0;
+  LogEvent("worker_exit", {{"session", config.session_id}, {"reason", ending.reason}});
+  return ending.exit_code;
 }
 
 }  // namespace ferry::agent

@@ -34,6 +34,8 @@ struct WorkerConfig {
   int report_fd = -1;
   int64_t max_message_bytes = int64_t{1} << 30;
   uint64_t max_upload_bytes = uint64_t{16} << 30;
+  uint64_t cache_max_bytes = 0;      // the whole upload cache; 0: unlimited
+  uint64_t session_quota_bytes = 0;  // this session's files; 0: unlimited
   // CURVE: the agent's secret key (from the environment, like the token) and the public key
   // of the client that opened the session, the only one admitted. Both empty: plaintext.
   std::string secret_key;

@@ -52,6 +52,8 @@ StatusOr<StartedWorker> StartWorkerProcess(const std::string& executable,
       "--call-grace-ms", std::to_string(config.limits.call_grace.count()),
       "--max-message-bytes", std::to_string(config.max_message_bytes),
       "--max-upload-bytes", std::to_string(config.max_upload_bytes),
+      "--cache-max-bytes", std::to_string(config.cache_max_bytes),
+      "--session-quota-bytes", std::to_string(config.session_quota_bytes),
       "--max-address-space", std::to_string(config.max_address_space),
       "--max-open-files", std::to_string(config.max_open_files),
       "--client-key", config.client_key.empty() ? "-" : config.client_key,
@@ -151,6 +153,12 @@ StatusOr<WorkerConfig> ParseWorkerArgs(int argc, char** argv) {
     } else if (flag == "--call-grace-ms") {
       ASSIGN_OR_RETURN(int64_t ms, number(value, "--call-grace-ms"));
       config.limits.call_grace = std::chrono::milliseconds(ms);
+    } else if (flag == "--cache-max-bytes") {
+      ASSIGN_OR_RETURN(int64_t bytes, number(value, "--cache-max-bytes"));
+      config.cache_max_bytes = static_cast<uint64_t>(bytes);
+    } else if (flag == "--session-quota-bytes") {
+      ASSIGN_OR_RETURN(int64_t bytes, number(value, "--session-quota-bytes"));
+      config.session_quota_bytes = static_cast<uint64_t>(bytes);
     } else if (flag == "--max-address-space") {
       ASSIGN_OR_RETURN(int64_t bytes, number(value, "--max-address-space"));
       config.max_address_space = static_cast<uint64_t>(bytes);

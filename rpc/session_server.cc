@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <openssl/crypto.h>
+
 #include "rpc/value_codec.h"
 #include "runtime/device_api.h"
 #include "runtime/library_module.h"
@@ -21,7 +23,6 @@ std::string_view ObjectKindName(size_t index) {
 }  // namespace
 
 const SessionServer::HandlerEntry SessionServer::kHandlers[] = {
-    {MessageType::kHello, &SessionServer::Hello},
     {MessageType::kCloseSession, &SessionServer::CloseSession},
     {MessageType::kGetGlobalFunction, &SessionServer::GetGlobalFunction},
     {MessageType::kGetModuleFunction, &SessionServer::GetModuleFunction},
@@ -47,7 +48,7 @@ SessionServer::SessionServer(const FunctionRegistry* globals, SessionFiles* file
                              SessionServerOptions options)
     : globals_(globals), files_(files), options_(std::move(options)) {}
 
-std::optional<Frames> SessionServer::Handle(Frames request) {
+std::optional<Frames> SessionServer::Handle(Frames request, std::string_view connection) {
   StatusOr<ParsedMessage> parsed = ParseMessage(std::move(request), options_.limits);
   if (!parsed.ok()) {
     // Without a parsed header there is no request id to answer; id 0 tells the client its
@@ -56,13 +57,13 @@ std::optional<Frames> SessionServer::Handle(Frames request) {
   }
   const ParsedMessage& m = *parsed;
   if (m.type == MessageType::kReleaseHandles) {
-    (void)ReleaseHandles(m);
+    if (greeted_ && connection == connection_) (void)ReleaseHandles(m);
     return std::nullopt;
   }
   StatusOr<Frames> reply = [&]() -> StatusOr<Frames> {
     // The one catch of this request loop: a broken invariant becomes an error reply.
     try {
-      return Dispatch(m);
+      return Dispatch(m, connection);
     } catch (const std::exception& e) {
       return InternalError(std::string("session server: ") + e.what());
     }
@@ -71,21 +72,14 @@ std::optional<Frames> SessionServer::Handle(Frames request) {
   return std::move(*reply);
 }
 
-StatusOr<Frames> SessionServer::Dispatch(const ParsedMessage& m) {
-  if (m.version < kMinProtocolVersion || m.version > kMaxProtocolVersion) {
-    return UnimplementedError("protocol version mismatch: the message has version " +
-                              std::to_string(m.version) + ", this agent speaks " +
-                              std::to_string(kMinProtocolVersion) + ".." +
-                              std::to_string(kMaxProtocolVersion));
+StatusOr<Frames> SessionServer::Dispatch(const ParsedMessage& m, std::string_view connection) {
+  RETURN_IF_ERROR(CheckRequestHeader(m, "this agent"));
+  if (greeted_ && connection != connection_) {
+    return PermissionDeniedError("this session belongs to the connection that opened it");
   }
-  if (m.type == MessageType::kReply) return InvalidArgumentError("unexpected reply message");
-  if (m.deadline_ms == 0) {
-    return DeadlineExceededError(std::string(MessageTypeName(m.type)) +
-                                 ": the deadline passed before the request was served");
-  }
-  if (!greeted_ && m.type != MessageType::kHello) {
-    return PermissionDeniedError("the session has not been opened with Hello");
-  }
+  if (m.type == MessageType::kHello) return Hello(m, connection);
+  if (!greeted_) return PermissionDeniedError("the session has not been opened with Hello");
+  if (options_.on_request_start) options_.on_request_start(m.deadline_ms);
   for (const HandlerEntry& entry : kHandlers) {
     if (entry.type == m.type) return (this->*entry.handler)(m);
   }
@@ -163,13 +157,17 @@ StatusOr<SessionFiles*> SessionServer::Files() const {
   return files_;
 }
 
-StatusOr<Frames> SessionServer::Hello(const ParsedMessage& m) {
+StatusOr<Frames> SessionServer::Hello(const ParsedMessage& m, std::string_view connection) {
+  if (greeted_) return PermissionDeniedError("the session is already open");
   RETURN_IF_ERROR(CheckBodySize(m, 1));
   ASSIGN_OR_RETURN(std::string token, ReadString(m.item(0), "session token"));
-  if (!options_.token.empty() && token != options_.token) {
+  if (!options_.token.empty() &&
+      (token.size() != options_.token.size() ||
+       CRYPTO_memcmp(token.data(), options_.token.data(), token.size()) != 0)) {
     return PermissionDeniedError("wrong session token");
   }
   greeted_ = true;
+  connection_ = std::string(connection);
   return EmptyReply(m.request_id);
 }
 

@@ -8,6 +8,7 @@
 #define FERRY_RPC_SESSION_SERVER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -28,6 +29,9 @@ struct SessionServerOptions {
   ProtocolLimits limits;
   // Largest array AllocArray creates and largest upload accepted.
   uint64_t max_array_bytes = uint64_t{16} << 30;
+  // Called with a request's deadline (ms from now) just before it is served, so a watchdog
+  // can end a call that outlives it. May be empty.
+  std::function<void(uint32_t deadline_ms)> on_request_start;
 };
 
 class SessionServer {
@@ -37,13 +41,19 @@ class SessionServer {
   SessionServer(const FunctionRegistry* globals, SessionFiles* files,
                 SessionServerOptions options);
 
-  // Handles one request. Returns the reply, or nullopt for one-way messages (ReleaseHandles)
-  // and for input too malformed to reply to (no request id). Never throws: a broken
-  // invariant becomes a kInternal reply.
-  std::optional<Frames> Handle(Frames request);
+  // Handles one request from `connection`, an opaque name of the connection it came on (the
+  // routing id, with the peer's CURVE key when there is one; empty for an in-memory channel).
+  // A correct Hello binds the session to its connection: requests from any other connection,
+  // another Hello included, are refused with kPermissionDenied and change nothing.
+  // Returns the reply, or nullopt for one-way messages (ReleaseHandles) and for input too
+  // malformed to reply to (no request id). Never throws: a broken invariant becomes a
+  // kInternal reply.
+  std::optional<Frames> Handle(Frames request, std::string_view connection = {});
 
   // Whether the client asked to close the session.
   bool close_requested() const { return close_requested_; }
+  // Whether a correct Hello has bound the session to a connection.
+  bool greeted() const { return greeted_; }
   size_t num_handles() const { return handles_.size(); }
 
  private:
@@ -55,7 +65,7 @@ class SessionServer {
   };
   static const HandlerEntry kHandlers[];
 
-  StatusOr<Frames> Dispatch(const ParsedMessage& request);
+  StatusOr<Frames> Dispatch(const ParsedMessage& request, std::string_view connection);
 
   uint64_t AddHandle(Object object);
   template <typename T>
@@ -65,7 +75,7 @@ class SessionServer {
   StatusOr<Value> ReadValue(const msgpack::object& encoded, const ParsedMessage& message) const;
   StatusOr<SessionFiles*> Files() const;
 
-  StatusOr<Frames> Hello(const ParsedMessage& m);
+  StatusOr<Frames> Hello(const ParsedMessage& m, std::string_view connection);
   StatusOr<Frames> CloseSession(const ParsedMessage& m);
   StatusOr<Frames> GetGlobalFunction(const ParsedMessage& m);
   StatusOr<Frames> GetModuleFunction(const ParsedMessage& m);
@@ -90,6 +100,7 @@ class SessionServer {
   SessionFiles* files_;
   SessionServerOptions options_;
   bool greeted_ = false;
+  std::string connection_;  // the connection Hello bound the session to
   bool close_requested_ = false;
   uint64_t next_handle_ = 1;
   std::map<uint64_t, Object> handles_;
