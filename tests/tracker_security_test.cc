@@ -18,6 +18,7 @@
 #include "rpc/agent_heartbeat.h"
 #include "rpc/curve_keys.h"
 #include "rpc/message.h"
+#include "rpc/router_io.h"
 #include "rpc/ticket.h"
 #include "rpc/tracker_client.h"
 #include "rpc/zap_handler.h"
@@ -488,6 +489,80 @@ TEST_F(TrackerCurveTest, UnlistedKeyIsRefused) {
   EXPECT_TRUE(Summary(agent_).ok());
   // Plaintext is refused by a CURVE tracker too.
   EXPECT_FALSE(Summary().ok());
+}
+
+// A CURVE client refuses a grant that names no key for the agent, and gives the lease back.
+TEST(TrackerClientCurveTest, GrantWithoutAgentKeyIsPermissionDeniedAndReleased) {
+  StatusOr<rpc::CurveKeyPair> tracker_keys = rpc::GenerateCurveKeyPair();
+  StatusOr<rpc::CurveKeyPair> client_keys = rpc::GenerateCurveKeyPair();
+  if (!tracker_keys.ok() || !client_keys.ok()) GTEST_SKIP() << "no CURVE in this libzmq";
+  // A fake tracker of an older kind: a CURVE ROUTER (no ZAP handler: any key is admitted)
+  // whose grant has 4 items.
+  zmq::context_t context(1);
+  zmq::socket_t fake(context, zmq::socket_type::router);
+  fake.set(zmq::sockopt::linger, 0);
+  fake.set(zmq::sockopt::curve_server, 1);
+  fake.set(zmq::sockopt::curve_secretkey, tracker_keys->secret_key);
+  fake.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = fake.get(zmq::sockopt::last_endpoint);
+  std::atomic<bool> released{false};
+  std::atomic<bool> done{false};
+  std::thread server([&] {
+    while (!done) {
+      zmq::pollitem_t item{fake.handle(), 0, ZMQ_POLLIN, 0};
+      if (zmq::poll(&item, 1, 50ms) <= 0) continue;
+      std::optional<rpc::RoutedMessage> m = rpc::ReceiveRouted(fake);
+      if (!m) continue;
+      StatusOr<rpc::ParsedMessage> parsed =
+          rpc::ParseMessage(std::move(m->frames), rpc::ProtocolLimits{});
+      if (!parsed.ok()) continue;
+      if (parsed->type == MessageType::kReleaseLease) {
+        released = rpc::ReadUint(parsed->item(0), "lease").value_or(0) == 42;
+      } else if (parsed->type == MessageType::kRequestDevice) {
+        MessageWriter w = MessageWriter::Reply(parsed->request_id, ferry::Status::Ok(), 4);
+        w.packer().pack(std::string("tcp://127.0.0.1:1"));
+        w.packer().pack(std::string("ticket"));
+        w.packer().pack(uint64_t{42});
+        w.packer().pack(std::string("agent-without-key"));
+        std::string error;
+        rpc::SendRouted(fake, m->identity, std::move(w).Finish(), &error);
+      }
+    }
+  });
+  rpc::ConnectOptions options;
+  options.timeout = 2s;
+  options.channel.curve_identity = *client_keys;
+  options.channel.curve_server_key = tracker_keys->public_key;
+  StatusOr<rpc::TrackerClient> client = rpc::ConnectTracker(endpoint, options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  rpc::DeviceRequest request;
+  request.timeout = 2s;
+  StatusOr<rpc::RemoteSession> session = client->Request("cpu", request);
+  EXPECT_EQ(session.status().code(), StatusCode::kPermissionDenied) << session.status().ToString();
+  EXPECT_NE(session.status().message().find("agent-without-key"), std::string::npos)
+      << session.status().message();
+  EXPECT_TRUE(WaitFor([&] { return released.load(); }, 3s)) << "the lease was not released";
+  done = true;
+  server.join();
+}
+
+TEST(AgentReplayGuardTest, WindowSequenceKeyAndForgetting) {
+  AgentReplayGuard guard(60s);
+  const int64_t now = 1'000'000'000;
+  EXPECT_TRUE(guard.Accept("a", "", {5, now}, now).ok());
+  EXPECT_EQ(guard.Accept("a", "", {5, now}, now).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(guard.Accept("a", "", {4, now}, now).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(guard.Accept("a", "K", {6, now}, now).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(guard.Accept("a", "", {6, now - 60'001}, now).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(guard.Accept("a", "", {6, now + 60'001}, now).code(), StatusCode::kPermissionDenied);
+  EXPECT_TRUE(guard.Accept("a", "", {6, now + 60'000}, now).ok());
+  EXPECT_TRUE(guard.Accept("b", "K", {1, now}, now).ok());
+  EXPECT_EQ(guard.size(), 2u);
+  // Silent for more than two windows: forgotten, and any old message of theirs is stale.
+  const int64_t later = now + 121'000;
+  EXPECT_EQ(guard.Accept("a", "", {7, now + 60'000}, later).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(guard.size(), 0u);
+  EXPECT_TRUE(guard.Accept("b", "other", {1, later}, later).ok());
 }
 
 }  // namespace
