@@ -41,9 +41,8 @@ StatusOr<bool> AgentSessionFiles::BeginUpload(std::string_view label, std::strin
     const uint64_t others = held_bytes() - Charge(label);
     if (size > quota || others > quota - size) {
       return ResourceExhaustedError("session disk quota of " + std::to_string(quota) +
-                                    " bytes exceeded: the session holds " +
-                                    std::to_string(others) + " bytes, the upload is " +
-                                    std::to_string(size));
+                                    " bytes exceeded: the session holds " + std::to_string(others) +
+                                    " bytes, the upload is " + std::to_string(size));
     }
   }
   // Only the owner's own content is a hit, and only with the declared size.

@@ -53,8 +53,8 @@ std::vector<CacheFile> ScanCache(const std::string& root) {
   auto add = [&files](std::string path, bool temp) {
     struct stat info;
     if (::lstat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return;
-    files.push_back(CacheFile{std::move(path), static_cast<uint64_t>(info.st_size),
-                              info.st_nlink, info.st_mtim, temp});
+    files.push_back(CacheFile{std::move(path), static_cast<uint64_t>(info.st_size), info.st_nlink,
+                              info.st_mtim, temp});
   };
   DIR* dir = ::opendir(root.c_str());
   if (dir == nullptr) return files;
@@ -338,10 +338,10 @@ Status UploadCache::MakeRoom(uint64_t size, uint64_t cache_max_bytes) const {
     if (::unlink(file->path.c_str()) == 0 || errno == ENOENT) used -= file->size;
   }
   if (used + size <= cache_max_bytes) return Status::Ok();
-  return ResourceExhaustedError(
-      "upload cache limit of " + std::to_string(cache_max_bytes) + " bytes: no room for " +
-      std::to_string(size) + " more bytes, " + std::to_string(used) +
-      " bytes are in use by sessions and uploads in progress");
+  return ResourceExhaustedError("upload cache limit of " + std::to_string(cache_max_bytes) +
+                                " bytes: no room for " + std::to_string(size) + " more bytes, " +
+                                std::to_string(used) +
+                                " bytes are in use by sessions and uploads in progress");
 }
 
 StatusOr<size_t> UploadCache::RemoveTempFilesOf(pid_t pid) const {
@@ -352,7 +352,9 @@ StatusOr<size_t> UploadCache::RemoveAllTempFiles() const { return RemoveTempFile
 
 StatusOr<size_t> UploadCache::RemoveTempFiles(const std::string& prefix) const {
   DIR* dir = ::opendir(root_.c_str());
-  if (dir == nullptr) return UnavailableError("cannot read upload cache " + root_ + ": " + Errno(errno));
+  if (dir == nullptr) {
+    return UnavailableError("cannot read upload cache " + root_ + ": " + Errno(errno));
+  }
   size_t removed = 0;
   while (const struct dirent* entry = ::readdir(dir)) {
     const std::string_view name = entry->d_name;

@@ -66,8 +66,8 @@ class StorageLimitsTest : public StorageTest {
                                              StorageLimits limits = kLimits) {
     StatusOr<SessionDirectory> directory = SessionDirectory::Create(dir_ + "/sessions", id);
     EXPECT_TRUE(directory.ok()) << directory.status().ToString();
-    return std::make_unique<AgentSessionFiles>(OpenCache(), std::move(owner),
-                                               *std::move(directory), limits);
+    return std::make_unique<AgentSessionFiles>(OpenCache(), std::move(owner), *std::move(directory),
+                                               limits);
   }
 };
 
@@ -80,9 +80,18 @@ TEST_F(StorageLimitsTest, OwnerMustBeAPlainName) {
   }
   EXPECT_TRUE(CheckCacheOwner(std::string(kMaxCacheOwnerBytes, 'a')).ok());
   UploadCache cache = OpenCache();
-  const std::vector<std::string> bad = {"",      ".",     "..",        "../x", "a/b",
-                                        "/etc",  ".lock", ".upload-1", "ABCD", "a b",
-                                        "a\\b",  std::string("a\0b", 3),
+  const std::vector<std::string> bad = {"",
+                                        ".",
+                                        "..",
+                                        "../x",
+                                        "a/b",
+                                        "/etc",
+                                        ".lock",
+                                        ".upload-1",
+                                        "ABCD",
+                                        "a b",
+                                        "a\\b",
+                                        std::string("a\0b", 3),
                                         std::string(kMaxCacheOwnerBytes + 1, 'a')};
   for (const std::string& owner : bad) {
     SCOPED_TRACE(owner);
@@ -108,8 +117,7 @@ TEST_F(StorageLimitsTest, LookupFindsOnlyTheOwnersContent) {
   EXPECT_EQ(cache.Lookup(kOtherOwner, kAbcSha, 3).status().code(), StatusCode::kNotFound);
   EXPECT_FALSE(cache.Contains(kOtherOwner, kAbcSha));
   EXPECT_EQ(cache.Lookup(kOwner, Sha256Hex("abd"), 3).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(cache.Lookup(kOwner, "not-a-digest", 3).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(cache.Lookup(kOwner, "not-a-digest", 3).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(StorageLimitsTest, LookupChecksTheDeclaredSizeAndMarksUse) {
@@ -284,7 +292,8 @@ TEST_F(StorageLimitsTest, ContentLinkedIntoASessionIsNeverEvicted) {
   EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
   EXPECT_NE(refused.status().message().find("upload cache limit of 30 bytes"), std::string::npos)
       << refused.status().message();
-  for (const std::string* data : {&a, &b, &c}) EXPECT_TRUE(cache.Contains(kOwner, Sha256Hex(*data)));
+  for (const std::string* data : {&a, &b, &c})
+    EXPECT_TRUE(cache.Contains(kOwner, Sha256Hex(*data)));
   EXPECT_TRUE(Temps(cache).empty());
 
   // Removing a label frees its content for eviction; the session's other files stay.
@@ -345,6 +354,26 @@ TEST_F(StorageLimitsTest, ConcurrentUploadsNeverOvershootTheLimit) {
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(accepted.load(), 5);
   EXPECT_EQ(refused.load(), 3);
+}
+
+TEST_F(StorageLimitsTest, SessionsShareTheCacheLimit) {
+  StorageLimits limits = kLimits;
+  limits.cache_max_bytes = 20;
+  std::unique_ptr<AgentSessionFiles> first = Session("first", kOwner, limits);
+  ASSERT_TRUE(UploadTo(*first, "a", std::string(10, 'a')).ok());
+  ASSERT_TRUE(UploadTo(*first, "b", std::string(10, 'b')).ok());
+  std::unique_ptr<AgentSessionFiles> second = Session("second", kOtherOwner, limits);
+  const std::string c(10, 'c');
+  StatusOr<bool> full = second->BeginUpload("c", Sha256Hex(c), c.size());
+  EXPECT_EQ(full.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(full.status().message().find("upload cache limit of 20 bytes"), std::string::npos)
+      << full.status().message();
+  ASSERT_TRUE(first->Remove("a").ok());
+  EXPECT_EQ(UploadTo(*second, "c", c).value(), false);
+  UploadCache cache = OpenCache();
+  EXPECT_FALSE(cache.Contains(kOwner, Sha256Hex(std::string(10, 'a'))));
+  EXPECT_TRUE(cache.Contains(kOwner, Sha256Hex(std::string(10, 'b'))));
+  EXPECT_EQ(cache.UsedBytes(), 20u);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -143,7 +143,8 @@ TEST_F(StorageTest, UploadHappyPath) {
   const std::string digest = Sha256Hex(data);
   EXPECT_FALSE(cache.Contains(kOwner, digest));
 
-  StatusOr<std::unique_ptr<PendingUpload>> upload = cache.Begin(kOwner, digest, data.size(), kLimits);
+  StatusOr<std::unique_ptr<PendingUpload>> upload =
+      cache.Begin(kOwner, digest, data.size(), kLimits);
   ASSERT_TRUE(upload.ok()) << upload.status().ToString();
   PendingUpload& pending = **upload;
   EXPECT_EQ(pending.received(), 0u);
@@ -248,7 +249,8 @@ TEST_F(StorageTest, BeginValidatesDigestAndSize) {
   std::string upper(kAbcSha);
   std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
   EXPECT_EQ(cache.Begin(kOwner, upper, 3, kLimits).status().code(), StatusCode::kInvalidArgument);
-  StatusOr<std::unique_ptr<PendingUpload>> big = cache.Begin(kOwner, kAbcSha, 1001, {.max_upload_bytes = 1000});
+  StatusOr<std::unique_ptr<PendingUpload>> big =
+      cache.Begin(kOwner, kAbcSha, 1001, {.max_upload_bytes = 1000});
   EXPECT_EQ(big.status().code(), StatusCode::kResourceExhausted) << big.status().ToString();
   EXPECT_TRUE(cache.Begin(kOwner, kAbcSha, 1000, {.max_upload_bytes = 1000}).ok());
   EXPECT_TRUE(Temps(cache).empty()) << "the unfinished upload's temp file remains";
@@ -352,7 +354,8 @@ TEST_F(StorageTest, SessionDirectoryAddListRemovePathOf) {
   EXPECT_EQ(session.Remove("model.so").code(), StatusCode::kNotFound);
   EXPECT_EQ(session.PathOf("model.so").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(session.List(), (std::vector<FileInfo>{{"b.params", 7}}));
-  EXPECT_TRUE(cache.Contains(kOwner, Sha256Hex("model bytes"))) << "removing a label keeps the cache";
+  EXPECT_TRUE(cache.Contains(kOwner, Sha256Hex("model bytes")))
+      << "removing a label keeps the cache";
   EXPECT_EQ(Entries(session.path()), std::vector<std::string>{"b.params"}) << "no temp files";
 }
 

@@ -73,7 +73,8 @@ class StorageTest : public ::testing::Test {
   }
 
   // The names in the owner's namespace of `cache` (none when it does not exist).
-  static std::vector<std::string> Cached(const UploadCache& cache, std::string_view owner = kOwner) {
+  static std::vector<std::string> Cached(const UploadCache& cache,
+                                         std::string_view owner = kOwner) {
     const std::string path = cache.root() + "/" + std::string(owner);
     return fs::is_directory(path) ? Entries(path) : std::vector<std::string>{};
   }
