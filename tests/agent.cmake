@@ -2,3 +2,12 @@
 # what the storage refuses or cleans up (owners, limits, quota, temp files, load paths).
 ferry_add_test(agent_storage_test SOURCES agent_storage_test.cc LIBS ferry_agent_storage)
 ferry_add_test(agent_storage_limits_test SOURCES agent_storage_limits_test.cc LIBS ferry_agent)
+# Issue 9 regressions against a real ferry-agent: session ownership, unclaimed sessions, header
+# checks, the worker watchdog, clean stops, CURVE keys, `ferry keygen` and `ferry run` with keys.
+ferry_add_test(agent_security_test
+  SOURCES agent_security_test.cc agent_security_curve_test.cc
+  LIBS ferry_rpc ferry_compiler)
+target_compile_definitions(agent_security_test PRIVATE
+  FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>"
+  FERRY_CLI_PATH="$<TARGET_FILE:ferry>")
+add_dependencies(agent_security_test ferry-agent ferry)
