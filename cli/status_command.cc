@@ -2,6 +2,7 @@
 #include <map>
 
 #include "cli/commands.h"
+#include "cli/security_options.h"
 #include "rpc/tracker_client.h"
 #include "util/arg_parser.h"
 
@@ -10,15 +11,27 @@ namespace {
 
 using util::OptionSpec;
 
-const OptionSpec kOptions[] = {
-    {"tracker", "", true, "ENDPOINT  the tracker to ask (tcp://HOST:PORT)"},
-    {"json", "", false, "print JSON for scripts instead of a table"},
-    {"timeout", "", true, "SECONDS  deadline of the request (default: 60)"},
-    {"help", "h", false, "show this help"},
-};
+std::vector<OptionSpec> Options() {
+  std::vector<OptionSpec> specs = {
+      {"tracker", "", true, "ENDPOINT  the tracker to ask (tcp://HOST:PORT)"},
+      {"json", "", false, "print JSON for scripts instead of a table"},
+      {"timeout", "", true, "SECONDS  deadline of the request (default: 60)"},
+      {"help", "h", false, "show this help"},
+  };
+  for (OptionSpec& spec : SecurityOptionSpecs()) {
+    if (spec.name != "server-key") specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+// A client as the table shows it: a CURVE key by its fingerprint, a connection name as is.
+std::string ClientName(const std::string& client_id) {
+  return rpc::IsZ85Key(client_id) ? "key " + rpc::KeyFingerprint(client_id)
+                                  : client_id.substr(0, 21);
+}
 
 constexpr const char* kUsage =
-    "usage: ferry status --tracker tcp://HOST:PORT [--json]\n\n"
+    "usage: ferry status --tracker tcp://HOST:PORT [--json] [--identity FILE --tracker-key KEY]\n\n"
     "Shows the tracker's agents per key (address, devices, tags, free or busy and for whom,\n"
     "since when) and the queued requests with their priorities.\n\noptions:\n";
 
@@ -113,7 +126,7 @@ void PrintTable(const rpc::TrackerStatus& status, std::ostream& out) {
       out << line;
     }
     for (const auto* a : agents) {
-      const std::string state = a->busy ? "busy (client " + a->client_id.substr(0, 12) + ", lease " +
+      const std::string state = a->busy ? "busy (client " + ClientName(a->client_id) + ", lease " +
                                               std::to_string(a->lease_id) + ") for " +
                                               Seconds(a->since_ms)
                                         : "free for " + Seconds(a->since_ms);
@@ -125,7 +138,7 @@ void PrintTable(const rpc::TrackerStatus& status, std::ostream& out) {
       std::snprintf(line, sizeof(line),
                     "  queued: request %llu, priority %d, client %s, waiting %s, expires in %s\n",
                     static_cast<unsigned long long>(q->request_id), q->priority,
-                    q->client_id.substr(0, 12).c_str(), Seconds(q->waited_ms).c_str(),
+                    ClientName(q->client_id).c_str(), Seconds(q->waited_ms).c_str(),
                     Seconds(q->expires_in_ms).c_str());
       out << line;
     }
@@ -144,13 +157,15 @@ void PrintTrackerStatus(const rpc::TrackerStatus& status, bool json, std::ostrea
 
 Status StatusCommand(std::span<const std::string> args, std::ostream& out) {
   ASSIGN_OR_RETURN(std::optional<util::ParsedArgs> command_line,
-                   ParseCommandLine(args, kOptions, kUsage, out));
+                   ParseCommandLine(args, Options(), kUsage, out));
   if (!command_line) return Status::Ok();
   const util::ParsedArgs& parsed = *command_line;
   auto tracker = parsed.Get("tracker");
   if (!tracker) return InvalidArgumentError("missing --tracker ENDPOINT");
   rpc::ConnectOptions options;
   ASSIGN_OR_RETURN(options.timeout, ParseTimeout(parsed.Get("timeout")));
+  ASSIGN_OR_RETURN(SecurityOptions security, ParseSecurityOptions(parsed));
+  ASSIGN_OR_RETURN(options, security.ForTracker(std::move(options)));
   ASSIGN_OR_RETURN(rpc::TrackerClient client, rpc::ConnectTracker(*tracker, options));
   ASSIGN_OR_RETURN(rpc::TrackerStatus status, client.GetStatus());
   PrintTrackerStatus(status, parsed.Has("json"), out);

@@ -29,6 +29,7 @@
 #include <sstream>
 #include <thread>
 
+#include "rpc/curve_keys.h"
 #include "runtime/file_util.h"
 #include "runtime/npy.h"
 #include "tests/model_test_util.h"
@@ -59,7 +60,7 @@ std::string FindIp() {
   return "";
 }
 
-class MultiHostTest : public ::testing::Test {
+class MultiHostTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     const rlimit no_core{0, 0};
@@ -235,7 +236,43 @@ class MultiHostTest : public ::testing::Test {
   int calls_ = 0;
 };
 
-TEST_F(MultiHostTest, ModelRunsAcrossNamespacesThroughTheTracker) {
+// The security flags of each role: with keys (CURVE on every connection, the tracker admitting
+// the agents' and the client's keys in their roles), or plaintext with --insecure.
+struct RoleFlags {
+  std::vector<std::string> tracker, agent[2], client;
+};
+
+StatusOr<RoleFlags> SecurityFlags(bool secure, const std::string& dir) {
+  if (!secure) return RoleFlags{{"--insecure"}, {{"--insecure"}, {"--insecure"}}, {}};
+  std::filesystem::create_directories(dir);
+  std::map<std::string, rpc::CurveKeyPair> keys;
+  for (const char* name : {"tracker", "agent_a", "agent_b", "client"}) {
+    ASSIGN_OR_RETURN(keys[name], rpc::GenerateCurveKeyPair());
+    RETURN_IF_ERROR(rpc::WriteCurveKeyPair(dir + "/" + name, keys[name], /*overwrite=*/true));
+  }
+  RETURN_IF_ERROR(WriteFileAtomically(dir + "/agent_keys", keys["agent_a"].public_key + " a\n" +
+                                                               keys["agent_b"].public_key + " b\n"));
+  RETURN_IF_ERROR(WriteFileAtomically(dir + "/client_keys", keys["client"].public_key + " client\n"));
+  RoleFlags flags;
+  flags.tracker = {"--identity", dir + "/tracker", "--agent-keys", dir + "/agent_keys",
+                   "--client-keys", dir + "/client_keys"};
+  for (int i = 0; i < 2; ++i) {
+    flags.agent[i] = {"--identity", dir + (i == 0 ? "/agent_a" : "/agent_b"),
+                      "--authorized-keys", dir + "/client_keys", "--tracker-key",
+                      dir + "/tracker.pub"};
+  }
+  flags.client = {"--identity", dir + "/client", "--tracker-key", dir + "/tracker.pub"};
+  return flags;
+}
+
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST_P(MultiHostTest, ModelRunsAcrossNamespacesThroughTheTracker) {
+  const bool secure = GetParam();
+  ASSERT_OK_AND_ASSIGN(RoleFlags flags, SecurityFlags(secure, Path("keys")));
   ASSERT_OK_AND_ASSIGN(std::string library, TestLibraries::Get().Library("mlp_graph"));
   const NDArray input = testing::RandomArray({1, 784}, 31);
   ASSERT_OK(SaveNpy(Path("in.npy"), input));
@@ -245,8 +282,9 @@ TEST_F(MultiHostTest, ModelRunsAcrossNamespacesThroughTheTracker) {
   const std::string tracker_log = Path("tracker.log");
   const pid_t tracker_pid = SpawnIn(
       names_["t"],
-      {FERRY_TRACKER_PATH, "--listen", "tcp://" + Address(1) + ":*", "--insecure", "--secret-file",
-       Path("secret"), "--endpoint-file", Path("tracker.endpoint"), "--heartbeat-ms", "200"},
+      Concat({FERRY_TRACKER_PATH, "--listen", "tcp://" + Address(1) + ":*", "--secret-file",
+              Path("secret"), "--endpoint-file", Path("tracker.endpoint"), "--heartbeat-ms", "200"},
+             flags.tracker),
       tracker_log);
   ASSERT_GT(tracker_pid, 0);
   ASSERT_OK_AND_ASSIGN(std::string tracker,
@@ -258,14 +296,16 @@ TEST_F(MultiHostTest, ModelRunsAcrossNamespacesThroughTheTracker) {
   std::vector<pid_t> agent_pids;
   int host = 2;
   for (const char* role : {"a", "b"}) {
+    const std::vector<std::string>& security = flags.agent[host - 2];
     const std::string name = std::string("agent_") + role;
     agent_logs.push_back(Path(name + ".log"));
     const pid_t pid =
         SpawnIn(names_[role],
-                {FERRY_AGENT_PATH, "--listen", "tcp://" + Address(host++) + ":*", "--insecure",
-                 "--tracker", tracker, "--key", kKey, "--secret-file", Path("secret"),
-                 "--heartbeat-ms", "200", "--endpoint-file", Path(name + ".endpoint"), "--work-dir",
-                 Path(name), "--session-timeout", "20"},
+                Concat({FERRY_AGENT_PATH, "--listen", "tcp://" + Address(host++) + ":*",
+                        "--tracker", tracker, "--key", kKey, "--secret-file", Path("secret"),
+                        "--heartbeat-ms", "200", "--endpoint-file", Path(name + ".endpoint"),
+                        "--work-dir", Path(name), "--session-timeout", "20"},
+                       security),
                 agent_logs.back());
     ASSERT_GT(pid, 0);
     agent_pids.push_back(pid);
@@ -278,7 +318,7 @@ TEST_F(MultiHostTest, ModelRunsAcrossNamespacesThroughTheTracker) {
   std::string status;
   const bool registered = WaitFor(
       [&] {
-        if (FerryIn(names_["c"], {"status", "--tracker", tracker, "--json", "--timeout", "2"},
+        if (FerryIn(names_["c"], Concat({"status", "--tracker", tracker, "--json", "--timeout", "2"}, flags.client),
                     &status, 5s) != 0) {
           return false;
         }
@@ -298,8 +338,10 @@ TEST_F(MultiHostTest, ModelRunsAcrossNamespacesThroughTheTracker) {
     const std::string dir = Path("out" + std::to_string(i));
     ASSERT_EQ(
         FerryIn(names_["c"],
-                {"run", library, "--tracker", tracker, "--key", kKey, "--input",
-                 "data=" + Path("in.npy"), "--output-dir", dir, "--repeat", "1", "--timeout", "20"},
+                Concat({"run", library, "--tracker", tracker, "--key", kKey, "--input",
+                        "data=" + Path("in.npy"), "--output-dir", dir, "--repeat", "1",
+                        "--timeout", "20"},
+                       flags.client),
                 &out),
         0)
         << out << "\ntracker log:\n"
@@ -326,7 +368,7 @@ TEST_F(MultiHostTest, ModelRunsAcrossNamespacesThroughTheTracker) {
   std::erase(children_, agent_pids[first]);
   ASSERT_TRUE(WaitFor(
       [&] {
-        return FerryIn(names_["c"], {"status", "--tracker", tracker, "--json", "--timeout", "2"},
+        return FerryIn(names_["c"], Concat({"status", "--tracker", tracker, "--json", "--timeout", "2"}, flags.client),
                        &status, 5s) == 0 &&
                status.find("\"" + agents[first] + "\"") == std::string::npos &&
                status.find("\"" + agents[second] + "\"") != std::string::npos;
@@ -336,7 +378,22 @@ TEST_F(MultiHostTest, ModelRunsAcrossNamespacesThroughTheTracker) {
   run_client(1);
   if (HasFatalFailure()) return;
   EXPECT_TRUE(served(second)) << ReadFile(agent_logs[second]).value_or("");
+  if (secure) {
+    // Every session was CURVE, with the client's key.
+    for (const std::string& log : agent_logs) {
+      const std::string text = ReadFile(log).value_or("");
+      if (text.find("event=session_open") == std::string::npos) continue;
+      EXPECT_NE(text.find("security=\"curve"), std::string::npos) << text;
+      EXPECT_NE(text.find("event=session_claimed"), std::string::npos) << text;
+      EXPECT_EQ(text.find("key=none"), std::string::npos) << text;
+    }
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(Security, MultiHostTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Curve" : "Plaintext";
+                         });
 
 }  // namespace
 }  // namespace ferry
