@@ -49,7 +49,10 @@ WorkerWatchdog::~WorkerWatchdog() {
   if (thread_.joinable()) thread_.join();
 }
 
-void WorkerWatchdog::Greeted(int connection_fd) { client_fd_.store(connection_fd); }
+void WorkerWatchdog::Greeted(int connection_fd) {
+  client_fd_.store(connection_fd);
+  greeted_.store(true);
+}
 
 void WorkerWatchdog::CallStarted(uint32_t deadline_ms) {
   const Clock::time_point now = Clock::now();
@@ -65,7 +68,7 @@ void WorkerWatchdog::CallEnded() {
 std::optional<WorkerWatchdog::Ending> WorkerWatchdog::ShouldEnd() const {
   const Clock::time_point now = Clock::now();
   if (client_gone_.load()) return Ending{0, "client disconnected"};
-  if (client_fd_.load() < 0 && now - started_ >= limits_.hello_timeout) {
+  if (!greeted_.load() && now - started_ >= limits_.hello_timeout) {
     return Ending{kWorkerExitNoHello, "no Hello within " + Describe(limits_.hello_timeout)};
   }
   if (Ticks(now) - last_activity_.load() >=

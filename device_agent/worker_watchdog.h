@@ -74,7 +74,8 @@ class WorkerWatchdog {
   WatchdogLimits limits_;
   std::string session_id_;
   const Clock::time_point started_ = Clock::now();
-  std::atomic<int> client_fd_{-1};
+  std::atomic<bool> greeted_{false};
+  std::atomic<int> client_fd_{-1};  // -1 also when ZeroMQ could not name it
   std::atomic<bool> client_gone_{false};
   std::atomic<int64_t> last_activity_{Ticks(Clock::now())};
   // While a call runs: when it started and when its caller's deadline passes; 0 otherwise.
