@@ -67,8 +67,7 @@ class AgentSecurityCurveTest : public ::testing::Test {
     rpc::ConnectOptions options;
     options.timeout = 20s;
     options.channel.curve_identity = keys_[name];
-    options.channel.curve_server_key =
-        server_key.empty() ? keys_["server"].public_key : server_key;
+    options.channel.curve_server_key = server_key.empty() ? keys_["server"].public_key : server_key;
     return options;
   }
 
@@ -183,8 +182,8 @@ TEST_F(AgentSecurityCurveTest, AnotherAuthorizedKeyCannotReachASessionWorker) {
   EXPECT_EQ(hello.status().code(), StatusCode::kPermissionDenied) << hello.status().ToString();
   EXPECT_NE(hello.status().message().find("refused this client's key"), std::string::npos)
       << hello.status().ToString();
-  EXPECT_TRUE(WaitFor(
-      [&] { return !agent_.LogLine("connection_refused", alice.opened.id).empty(); }, 2s))
+  EXPECT_TRUE(
+      WaitFor([&] { return !agent_.LogLine("connection_refused", alice.opened.id).empty(); }, 2s))
       << agent_.Log();
   channel.reset();
 
@@ -282,15 +281,15 @@ TEST_F(AgentSecurityCliTest, RunWithKeysAgainstACurveAgent) {
   FerryOk({"keygen", "-o", Path("client")});
   FerryOk({"keygen", "-o", Path("stranger")});
   ASSERT_OK(WriteFileAtomically(Path("authorized_keys"), ReadFile(Path("client.pub")).value()));
-  ASSERT_OK(agent_.Start(dir_, Path("work"),
-                         {"--identity", Path("server"), "--authorized-keys",
-                          Path("authorized_keys")}));
+  ASSERT_OK(
+      agent_.Start(dir_, Path("work"),
+                   {"--identity", Path("server"), "--authorized-keys", Path("authorized_keys")}));
   const std::string lib = Path("mlp.so");
   FerryOk({"build", "--zoo", "mlp", "-o", lib});
   const std::string input = WriteInput("x.npy", {1, 784}, 4);
-  const std::vector<std::string> run = {"run",     lib,           "--agent",    agent_.endpoint(),
-                                        "--input", "data=" + input, "--repeat", "1",
-                                        "--timeout", "20"};
+  const std::vector<std::string> run = {
+      "run",           lib,        "--agent", agent_.endpoint(), "--input",
+      "data=" + input, "--repeat", "1",       "--timeout",       "20"};
 
   auto with = [&](std::vector<std::string> extra, const std::string& out_dir) {
     std::vector<std::string> args = run;
@@ -299,9 +298,8 @@ TEST_F(AgentSecurityCliTest, RunWithKeysAgainstACurveAgent) {
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   };
-  CommandResult r = FerryOk(with({"--identity", Path("client"), "--server-key",
-                                  Path("server.pub")},
-                                 Path("out")));
+  CommandResult r = FerryOk(
+      with({"--identity", Path("client"), "--server-key", Path("server.pub")}, Path("out")));
   EXPECT_NE(r.out.find("output 0: float32[1, 10]"), std::string::npos) << r.out;
   ASSERT_OK_AND_ASSIGN(NDArray output, LoadNpy(Path("out/output_0.npy")));
   EXPECT_EQ(output.shape(), (std::vector<int64_t>{1, 10}));
@@ -314,11 +312,11 @@ TEST_F(AgentSecurityCliTest, RunWithKeysAgainstACurveAgent) {
   const auto start = Clock::now();
   r = FerryFails(with({}, Path("o3")));
   EXPECT_NE(r.err.find("CURVE"), std::string::npos) << r.err;
-  r = FerryFails(with({"--identity", Path("stranger"), "--server-key", Path("server.pub")},
-                      Path("o4")));
+  r = FerryFails(
+      with({"--identity", Path("stranger"), "--server-key", Path("server.pub")}, Path("o4")));
   EXPECT_NE(r.err.find("key"), std::string::npos) << r.err;
-  r = FerryFails(with({"--identity", Path("client"), "--server-key", Path("stranger.pub")},
-                      Path("o5")));
+  r = FerryFails(
+      with({"--identity", Path("client"), "--server-key", Path("stranger.pub")}, Path("o5")));
   EXPECT_NE(r.err.find("key"), std::string::npos) << r.err;
   EXPECT_LT(Clock::now() - start, 30s);
   // An identity without the server's key is refused before connecting.

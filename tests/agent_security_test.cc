@@ -114,13 +114,13 @@ TEST_F(AgentSecurityTest, SecondConnectionToASessionWorkerIsDeniedEverything) {
                             w.packer().pack(uint64_t{1} << 20);
                           }));
     for (uint64_t handle = 1; handle <= 4; ++handle) {
-      attempts.emplace_back("CopyFromRemote " + std::to_string(handle),
-                            Request(MessageType::kCopyFromRemote, id++, 3,
-                                    [&](rpc::MessageWriter& w) {
-                                      w.packer().pack(handle);
-                                      w.packer().pack(uint64_t{0});
-                                      w.packer().pack(uint64_t{64});
-                                    }));
+      attempts.emplace_back(
+          "CopyFromRemote " + std::to_string(handle),
+          Request(MessageType::kCopyFromRemote, id++, 3, [&](rpc::MessageWriter& w) {
+            w.packer().pack(handle);
+            w.packer().pack(uint64_t{0});
+            w.packer().pack(uint64_t{64});
+          }));
     }
     attempts.emplace_back("Hello with the right token",
                           Request(MessageType::kHello, id++, 1, [&](rpc::MessageWriter& w) {
@@ -130,11 +130,10 @@ TEST_F(AgentSecurityTest, SecondConnectionToASessionWorkerIsDeniedEverything) {
                           Request(MessageType::kHello, id++, 1, [](rpc::MessageWriter& w) {
                             w.packer().pack(std::string(32, '0'));
                           }));
-    attempts.emplace_back("GetGlobalFunction",
-                          Request(MessageType::kGetGlobalFunction, id++, 1,
-                                  [](rpc::MessageWriter& w) {
-                                    w.packer().pack(std::string("ferry.echo"));
-                                  }));
+    attempts.emplace_back("GetGlobalFunction", Request(MessageType::kGetGlobalFunction, id++, 1,
+                                                       [](rpc::MessageWriter& w) {
+                                                         w.packer().pack(std::string("ferry.echo"));
+                                                       }));
     attempts.emplace_back("CloseSession", Request(MessageType::kCloseSession, id++, 0, nullptr));
     for (auto& [what, request] : attempts) {
       SCOPED_TRACE(what);
@@ -144,8 +143,7 @@ TEST_F(AgentSecurityTest, SecondConnectionToASessionWorkerIsDeniedEverything) {
       // Nothing learned: no body, no bulk frames, nothing of the session in the message.
       EXPECT_EQ(reply.body_size(), 0u);
       EXPECT_EQ(reply.frames.size(), 1u);
-      EXPECT_EQ(reply.status.message().find("secret"), std::string::npos)
-          << reply.status.message();
+      EXPECT_EQ(reply.status.message().find("secret"), std::string::npos) << reply.status.message();
       EXPECT_EQ(reply.status.message().find(session.opened.token), std::string::npos);
     }
   }
@@ -223,8 +221,7 @@ TEST_F(AgentSecurityTest, FullAgentIsNotLockedOutByUnclaimedSessions) {
   ASSERT_OK(testing::OpenSessionRaw(raw, 2).status());
   const auto full = Clock::now();
   const StatusOr<rpc::RemoteSession> refused = Connect(5s);
-  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted)
-      << refused.status().ToString();
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted) << refused.status().ToString();
   StatusOr<rpc::RemoteSession> served = refused.status();
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -333,10 +330,9 @@ StatusOr<LongCall> PrepareLongCall(const std::string& endpoint, const std::strin
   ASSIGN_OR_RETURN(ExecutorModule gmod, ExecutorModule::Create(lib, "mlp", remote.Cpu(0)));
   RETURN_IF_ERROR(gmod.SetInput("data", testing::RandomArray({1, 784}, 3)));
   ASSIGN_OR_RETURN(PackedFunc timer,
-                   remote.TimeEvaluator(gmod.module(), "run", remote.Cpu(0),
-                                        TimeEvaluatorOptions{.number = 1,
-                                                             .repeat = 1,
-                                                             .min_repeat_ms = 600000}));
+                   remote.TimeEvaluator(
+                       gmod.module(), "run", remote.Cpu(0),
+                       TimeEvaluatorOptions{.number = 1, .repeat = 1, .min_repeat_ms = 600000}));
   return LongCall{std::move(remote), std::move(timer)};
 }
 

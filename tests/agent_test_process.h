@@ -21,7 +21,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
 #include <zmq.hpp>
 
 #include "rpc/client_session.h"
@@ -331,13 +330,14 @@ inline StatusOr<KnownSession> ConnectKnowingToken(const std::string& agent_endpo
   ASSIGN_OR_RETURN(opened.token, rpc::ReadString(reply.item(3), "token"));
   ASSIGN_OR_RETURN(std::unique_ptr<rpc::ZmqChannel> worker,
                    rpc::ZmqChannel::Connect(context, opened.worker_endpoint, options.channel));
-  RETURN_IF_ERROR(ChannelCall(*worker,
-                              Request(rpc::MessageType::kHello, 1, 1,
-                                      [&](rpc::MessageWriter& w) { w.packer().pack(opened.token); }),
-                              deadline)
-                      .status());
-  auto core = MakeObject<rpc::SessionCore>(std::move(worker), std::move(agent), opened.id,
-                                           options.timeout);
+  RETURN_IF_ERROR(
+      ChannelCall(*worker,
+                  Request(rpc::MessageType::kHello, 1, 1,
+                          [&](rpc::MessageWriter& w) { w.packer().pack(opened.token); }),
+                  deadline)
+          .status());
+  auto core =
+      MakeObject<rpc::SessionCore>(std::move(worker), std::move(agent), opened.id, options.timeout);
   return KnownSession{rpc::RemoteSession(std::move(core)), std::move(opened)};
 }
 

@@ -115,9 +115,8 @@ class AgentWireCaptureTest : public ::testing::Test {
         << out;
     int host = 1;
     for (const char* role : {"a", "c"}) {
-      ASSERT_EQ(Ip({"-n", names_[role], "addr", "add", Address(host++) + "/24", "dev", "eth0"},
-                   &out),
-                0)
+      ASSERT_EQ(
+          Ip({"-n", names_[role], "addr", "add", Address(host++) + "/24", "dev", "eth0"}, &out), 0)
           << out;
       ASSERT_EQ(Ip({"-n", names_[role], "link", "set", "eth0", "up"}, &out), 0) << out;
     }
@@ -135,7 +134,8 @@ class AgentWireCaptureTest : public ::testing::Test {
           if (pid > 0) kill(static_cast<pid_t>(pid), SIGKILL);
         }
       }
-      if (Ip({"netns", "del", ns}, &out) != 0) ADD_FAILURE() << "cannot delete " << ns << ": " << out;
+      if (Ip({"netns", "del", ns}, &out) != 0)
+        ADD_FAILURE() << "cannot delete " << ns << ": " << out;
     }
   }
 
@@ -156,9 +156,8 @@ class AgentWireCaptureTest : public ::testing::Test {
   // to 10 s until it listens.
   void StartCapture(const std::string& file) {
     capture_log_ = file + ".log";
-    std::vector<std::string> args = {tcpdump_, "-i",   "eth0", "-n", "-s",  "0",
-                                     "-U",     "--immediate-mode", "-Z", "root", "-w",
-                                     file,     "tcp"};
+    std::vector<std::string> args = {tcpdump_,           "-i", "eth0", "-n", "-s", "0",  "-U",
+                                     "--immediate-mode", "-Z", "root", "-w", file, "tcp"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
