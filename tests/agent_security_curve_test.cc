@@ -196,6 +196,21 @@ TEST_F(AgentSecurityCurveTest, AnotherAuthorizedKeyCannotReachASessionWorker) {
   EXPECT_TRUE(own.ListFiles().value().empty());
 }
 
+// Under CURVE a peer is its key: Alice's unclaimed sessions do not lock Bob out.
+TEST_F(AgentSecurityCurveTest, UnclaimedSessionsAreCountedPerKey) {
+  StartCurveAgent();
+  testing::RawDealer raw(agent_.endpoint(), keys_["alice"], keys_["server"].public_key);
+  for (int i = 0; i < 4; ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_OK(testing::OpenSessionRaw(raw, 1 + i).status());
+  }
+  const StatusOr<testing::OpenedSession> fifth = testing::OpenSessionRaw(raw, 5);
+  EXPECT_EQ(fifth.status().code(), StatusCode::kResourceExhausted) << fifth.status().ToString();
+  ASSERT_OK_AND_ASSIGN(rpc::RemoteSession bob,
+                       rpc::Connect(agent_.endpoint(), ClientOptions("bob")));
+  EXPECT_TRUE(bob.ListFiles().ok());
+}
+
 TEST_F(AgentSecurityCurveTest, NonLoopbackBindNeedsKeysOrInsecure) {
   // Plaintext on every interface: refused, naming the ways out.
   const Status refused = agent_.Start(dir_->path(), Path("work"), {}, "tcp://0.0.0.0:*");
