@@ -13,6 +13,8 @@
 #include "device_agent/event_log.h"
 #include "rpc/curve_keys.h"
 #include "rpc/router_io.h"
+#include "rpc/sealed_channel.h"
+#include "rpc/sealed_router.h"
 #include "rpc/session_server.h"
 #include "rpc/zap_handler.h"
 #include "runtime/build_config.h"
@@ -99,6 +101,43 @@ std::string ConnectionName(const rpc::RoutedMessage& message) {
   return message.identity + '\0' + message.peer_key;
 }
 
+// Serves one queued message of the bulk connection (sealed_router.h), if there is one: a bulk
+// request (rpc::IsBulkMessageType) of the session's client, sealed under the session's key, is
+// served as if it had come on `connection`, the connection Hello bound; another request type
+// is refused; anything that does not open is dropped and logged.
+void ServeBulk(rpc::SealedRouter& bulk, rpc::SessionServer& server, const std::string& connection,
+               WorkerWatchdog& watchdog, const std::string& session_id) {
+  std::string dropped;
+  std::optional<rpc::Frames> request = bulk.Receive(&dropped);
+  if (!request) {
+    if (!dropped.empty()) {
+      LogEvent("bulk_message_dropped", {{"session", session_id}, {"reason", dropped}});
+    }
+    return;
+  }
+  // The key travels only in the Hello reply, so a message that opens comes after Hello.
+  if (!server.greeted()) return;
+  rpc::Frames header;
+  header.emplace_back(request->front().data(), request->front().size());
+  StatusOr<rpc::ParsedMessage> parsed = rpc::ParseMessage(std::move(header), rpc::ProtocolLimits{});
+  std::optional<rpc::Frames> reply;
+  if (parsed.ok() && !rpc::IsBulkMessageType(parsed->type)) {
+    reply = std::move(rpc::MessageWriter::Reply(
+                          parsed->request_id,
+                          PermissionDeniedError("only CopyToRemote, CopyFromRemote and "
+                                                "UploadChunk travel on the bulk connection"),
+                          0))
+                .Finish();
+  } else {
+    reply = server.Handle(std::move(*request), connection);
+    watchdog.CallEnded();
+  }
+  std::string send_error;
+  if (reply && !bulk.Reply(*reply, &send_error)) {
+    LogEvent("worker_send_failed", {{"session", session_id}, {"error", send_error}});
+  }
+}
+
 }  // namespace
 
 int RunSessionWorker(const WorkerConfig& config) {
@@ -137,13 +176,26 @@ int RunSessionWorker(const WorkerConfig& config) {
   zmq::socket_t router(context, zmq::socket_type::router);
   StatusOr<std::string> endpoint = BindRouter(config, context, router, zap);
   if (!endpoint.ok()) return fail(endpoint.status());
+  // A CURVE session also offers a bulk connection sealed with AES-256-GCM.
+  std::unique_ptr<rpc::SealedRouter> bulk;
+  if (!config.client_key.empty()) {
+    StatusOr<std::unique_ptr<rpc::SealedRouter>> bound =
+        rpc::SealedRouter::Bind(context, config.bind_host);
+    if (!bound.ok()) return fail(bound.status());
+    bulk = std::move(*bound);
+  }
   WorkerWatchdog watchdog(context, kMonitorEndpoint, config.limits, config.session_id);
 
   rpc::SessionServerOptions options;
   options.token = config.token;
   options.max_array_bytes = config.max_upload_bytes;
   options.on_request_start = [&](uint32_t deadline_ms) { watchdog.CallStarted(deadline_ms); };
+  if (bulk != nullptr) {
+    options.bulk_port = bulk->port();
+    options.bulk_key = bulk->key();
+  }
   rpc::SessionServer server(&globals, &files, options);
+  std::string owner_connection;  // the connection Hello bound
 
   if (!WriteAll(config.report_fd, "ENDPOINT " + *endpoint + "\n")) return 1;
 
@@ -153,13 +205,17 @@ int RunSessionWorker(const WorkerConfig& config) {
       ending = *end;
       break;
     }
-    zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
+                               {bulk ? bulk->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(&item, 1, std::chrono::milliseconds(100));
+      zmq::poll(items, bulk ? 2 : 1, std::chrono::milliseconds(100));
     } catch (const zmq::error_t&) {
       continue;  // EINTR
     }
-    if (!(item.revents & ZMQ_POLLIN)) continue;
+    if (bulk && (items[1].revents & ZMQ_POLLIN)) {
+      ServeBulk(*bulk, server, owner_connection, watchdog, config.session_id);
+    }
+    if (!(items[0].revents & ZMQ_POLLIN)) continue;
     std::optional<rpc::RoutedMessage> request = rpc::ReceiveRouted(router);
     if (!request) continue;
     const bool was_greeted = server.greeted();
@@ -167,6 +223,7 @@ int RunSessionWorker(const WorkerConfig& config) {
                                                      ConnectionName(*request));
     watchdog.CallEnded();
     if (!was_greeted && server.greeted()) {
+      owner_connection = ConnectionName(*request);
       watchdog.Greeted(request->connection_fd);
       WriteAll(config.report_fd, "HELLO\n");
       LogEvent("session_claimed", {{"session", config.session_id},

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "rpc/remote_objects.h"
+#include "rpc/sealed_channel.h"
 #include "runtime/file_util.h"
 #include "util/hex.h"
 
@@ -33,6 +34,35 @@ StatusOr<ParsedMessage> CallOnce(Channel& channel, Frames request, uint64_t id,
     if (!reply.status.ok()) return reply.status;
     return reply;
   }
+}
+
+// The bulk channel a CURVE worker offers in its Hello reply [bulk_port, bulk_key]: a plain
+// connection to that port on the worker's host, sealed under the key.
+StatusOr<std::unique_ptr<Channel>> OpenBulkChannel(std::shared_ptr<zmq::context_t> context,
+                                                   const std::string& worker_endpoint,
+                                                   const ParsedMessage& hello_reply,
+                                                   const ZmqChannelOptions& worker_options) {
+  ASSIGN_OR_RETURN(uint64_t port, ReadUint(hello_reply.item(0), "bulk port"));
+  const msgpack::object& key = hello_reply.item(1);
+  if (port == 0 || port > 65535) return InvalidArgumentError("bad bulk port " + std::to_string(port));
+  if (key.type != msgpack::type::BIN || key.via.bin.size != kBulkKeyBytes) {
+    return InvalidArgumentError("the bulk key must be " + std::to_string(kBulkKeyBytes) +
+                                " bytes of msgpack bin");
+  }
+  const size_t colon = worker_endpoint.rfind(':');
+  if (colon == std::string::npos) return InvalidArgumentError("bad worker endpoint " + worker_endpoint);
+  const std::string endpoint = worker_endpoint.substr(0, colon + 1) + std::to_string(port);
+  ZmqChannelOptions plain;
+  plain.max_message_bytes = worker_options.max_message_bytes;
+  plain.heartbeat_interval_ms = worker_options.heartbeat_interval_ms;
+  plain.heartbeat_timeout_ms = worker_options.heartbeat_timeout_ms;
+  ASSIGN_OR_RETURN(std::unique_ptr<ZmqChannel> channel,
+                   ZmqChannel::Connect(std::move(context), endpoint, plain));
+  ASSIGN_OR_RETURN(std::unique_ptr<SealedChannel> sealed,
+                   SealedChannel::Create(std::move(channel),
+                                         std::string_view(key.via.bin.ptr, key.via.bin.size),
+                                         SealDirection::kClientToWorker));
+  return std::unique_ptr<Channel>(std::move(sealed));
 }
 
 }  // namespace
@@ -66,9 +96,16 @@ StatusOr<RemoteSession> Connect(const std::string& agent_endpoint, const Connect
   hello.packer().pack(token);
   StatusOr<ParsedMessage> greeted = CallOnce(*worker, std::move(hello).Finish(), 1, deadline);
   if (!greeted.ok()) return greeted.status().WithContext("greeting session worker " + worker_endpoint);
+  std::unique_ptr<Channel> bulk;
+  if (greeted->body_size() >= 2 && options.use_bulk_path && options.channel.curve_identity) {
+    StatusOr<std::unique_ptr<Channel>> opened =
+        OpenBulkChannel(context, worker_endpoint, *greeted, options.channel);
+    if (!opened.ok()) return opened.status().WithContext("the worker's bulk path");
+    bulk = std::move(*opened);
+  }
 
   auto core = MakeObject<SessionCore>(std::move(worker), std::move(agent), session_id,
-                                      options.timeout);
+                                      options.timeout, std::move(bulk));
   return RemoteSession(std::move(core));
 }
 
@@ -123,7 +160,9 @@ Status RemoteSession::SendUpload(const std::string& label, std::string_view data
       ASSIGN_OR_RETURN(uint64_t id, core_->Send(MessageType::kUploadChunk, 2, [&](MessageWriter& w) {
         w.packer().pack(label);
         w.packer().pack(static_cast<uint64_t>(offset));
-        w.AddFrame(CopyFrame(data.substr(offset, size)));
+        // Sealed at once on the bulk path, so the frame may refer to `data` there.
+        w.AddFrame(core_->has_bulk_path() ? ViewFrame(data.substr(offset, size))
+                                          : CopyFrame(data.substr(offset, size)));
       }));
       in_flight.push_back(id);
       if (in_flight.size() >= static_cast<size_t>(kCopyWindow)) {

@@ -35,6 +35,11 @@ struct ConnectOptions {
   uint32_t max_version = kMaxProtocolVersion;
   // A tracker's ticket for this agent (tracker_client.h); required by agents under a tracker.
   std::string ticket;
+  // With CURVE, copies and upload chunks travel on the worker's bulk connection, sealed with
+  // AES-256-GCM (docs/protocol.md, "Bulk path"), when the worker offers one; false keeps
+  // everything on the CURVE connection (slower; for comparison and for networks that let
+  // only the worker's port through).
+  bool use_bulk_path = true;
 };
 
 class RemoteSession {

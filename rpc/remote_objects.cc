@@ -3,6 +3,8 @@
 #include <cstring>
 #include <deque>
 
+#include "rpc/sealed_channel.h"
+
 namespace ferry::rpc {
 
 StatusOr<Value> RemoteFunctionNode::Call(std::span<const Value> args) const {
@@ -89,11 +91,13 @@ Status RemoteDeviceApi::CopyToRemote(const char* from, uint64_t handle, size_t b
   for (size_t offset = 0; offset < bytes; offset += kChunkBytes) {
     const size_t size = std::min(kChunkBytes, bytes - offset);
     // Each chunk is copied into its frame: ZeroMQ may read a frame after a failed call has
-    // returned, when the caller's buffer may be gone.
+    // returned, when the caller's buffer may be gone. On the bulk path the chunk is sealed
+    // (read whole) before Send returns, so the frame may refer to the caller's buffer.
+    const std::string_view chunk(from + offset, size);
     StatusOr<uint64_t> id = core_->Send(MessageType::kCopyToRemote, 2, [&](MessageWriter& w) {
       w.packer().pack(handle);
       w.packer().pack(static_cast<uint64_t>(offset));
-      w.AddFrame(CopyFrame(std::string_view(from + offset, size)));
+      w.AddFrame(core_->has_bulk_path() ? ViewFrame(chunk) : CopyFrame(chunk));
     });
     if (!id.ok()) return id.status();
     in_flight.push_back(*id);

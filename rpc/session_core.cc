@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "rpc/remote_objects.h"
+#include "rpc/sealed_channel.h"
 #include "rpc/value_codec.h"
 
 namespace ferry::rpc {
@@ -14,9 +15,11 @@ constexpr auto kCloseTimeout = std::chrono::milliseconds(1000);
 }  // namespace
 
 SessionCore::SessionCore(std::unique_ptr<Channel> worker, std::unique_ptr<Channel> agent,
-                         std::string session_id, std::chrono::milliseconds timeout)
+                         std::string session_id, std::chrono::milliseconds timeout,
+                         std::unique_ptr<Channel> bulk)
     : worker_(std::move(worker)),
       agent_(std::move(agent)),
+      bulk_(std::move(bulk)),
       session_id_(std::move(session_id)),
       timeout_(timeout),
       device_api_(std::make_unique<RemoteDeviceApi>(this)) {}
@@ -50,17 +53,31 @@ StatusOr<uint64_t> SessionCore::Send(MessageType type, uint32_t body_size, const
   const uint64_t id = next_request_id_++;
   MessageWriter w = MessageWriter::Request(type, id, MillisecondsUntil(deadline), body_size);
   pack(w);
-  Status sent = worker_->Send(std::move(w).Finish(), deadline);
+  const bool on_bulk = bulk_ != nullptr && IsBulkMessageType(type);
+  Status sent = (on_bulk ? *bulk_ : *worker_).Send(std::move(w).Finish(), deadline);
   if (sent.code() == StatusCode::kUnavailable) return DiagnoseLostWorker(sent);
   RETURN_IF_ERROR(sent);
+  if (on_bulk) bulk_ids_.insert(id);
   return id;
 }
 
 StatusOr<ParsedMessage> SessionCore::Await(uint64_t request_id) {
   const Deadline deadline = Clock::now() + timeout_;
+  Channel* channel = worker_.get();
+  if (auto it = bulk_ids_.find(request_id); it != bulk_ids_.end()) {
+    // Earlier bulk requests whose replies were never awaited are skipped below.
+    bulk_ids_.erase(bulk_ids_.begin(), std::next(it));
+    channel = bulk_.get();
+  }
   while (true) {
-    StatusOr<std::optional<Frames>> received = worker_->Receive(deadline);
-    if (!received.ok()) return DiagnoseLostWorker(received.status());
+    StatusOr<std::optional<Frames>> received = channel->Receive(deadline);
+    if (!received.ok()) {
+      // A bulk reply that does not open is not a lost worker.
+      if (channel == bulk_.get() && received.status().code() != StatusCode::kUnavailable) {
+        return received.status();
+      }
+      return DiagnoseLostWorker(received.status());
+    }
     if (!received->has_value()) {
       return DeadlineExceededError("no reply from session " + session_id_ + " within " +
                                    std::to_string(timeout_.count()) + " ms");

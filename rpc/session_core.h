@@ -6,6 +6,14 @@
 // them lives, and their destructors queue handle releases that go out with the next request.
 // Calls are serialised by a mutex, so remote objects may be used from several threads, one
 // call at a time.
+//
+// A CURVE session may also have a bulk channel (sealed_channel.h; docs/protocol.md, "Bulk
+// path"): the requests IsBulkMessageType names go there, everything else to the worker
+// channel, with one sequence of request ids over both. Each channel's replies come in the
+// order of its requests. Across the two, order holds because a caller awaits every bulk
+// reply it needs before its next request elsewhere (copies and uploads return only once all
+// their chunks are acknowledged); after a failed transfer, chunks still in flight may land
+// after later requests on the worker channel.
 #ifndef FERRY_RPC_SESSION_CORE_H_
 #define FERRY_RPC_SESSION_CORE_H_
 
@@ -15,6 +23,7 @@
 #include <optional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,9 +64,11 @@ class FileDigestCache {
 class SessionCore : public Object {
  public:
   // `worker` carries the session's requests; `agent` (may be null, e.g. in tests) is asked
-  // why the worker went away when `worker` reports a disconnect.
+  // why the worker went away when `worker` reports a disconnect; `bulk` (may be null: then
+  // everything goes to `worker`) carries the bulk requests.
   SessionCore(std::unique_ptr<Channel> worker, std::unique_ptr<Channel> agent,
-              std::string session_id, std::chrono::milliseconds timeout);
+              std::string session_id, std::chrono::milliseconds timeout,
+              std::unique_ptr<Channel> bulk = nullptr);
   ~SessionCore() override;
 
   // Builds a request of `type` with `body_size` items packed by `pack`, sends it and waits
@@ -67,8 +78,10 @@ class SessionCore : public Object {
   using PackBody = std::function<void(MessageWriter&)>;
   StatusOr<ParsedMessage> Call(MessageType type, uint32_t body_size, const PackBody& pack);
 
-  // Pipelined form for bulk transfers: Send queues a request and returns its id; replies
-  // come back in order, so Await takes them oldest first.
+  // Pipelined form for bulk transfers: Send queues a request (on the bulk channel for bulk
+  // types when there is one) and returns its id; replies come back in order on each channel,
+  // so Await takes them oldest first. Errors of the bulk channel: its own (a reply that does
+  // not open is kPermissionDenied, and every later bulk request fails the same way).
   StatusOr<uint64_t> Send(MessageType type, uint32_t body_size, const PackBody& pack);
   StatusOr<ParsedMessage> Await(uint64_t request_id);
   // Holds the call lock for a sequence of Send/Await.
@@ -91,6 +104,10 @@ class SessionCore : public Object {
   // Sends CloseSession (best effort, short deadline) and stops accepting calls.
   Status Close();
 
+  // Whether bulk requests go to a bulk channel. Its requests are sealed, so read whole,
+  // before Send returns: their frames may then refer to the caller's memory without a copy.
+  bool has_bulk_path() const { return bulk_ != nullptr; }
+
   DeviceApi* device_api() const { return device_api_.get(); }
   std::chrono::milliseconds timeout() const { return timeout_; }
   void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
@@ -104,12 +121,15 @@ class SessionCore : public Object {
 
   std::unique_ptr<Channel> worker_;
   std::unique_ptr<Channel> agent_;
+  std::unique_ptr<Channel> bulk_;
   std::string session_id_;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<DeviceApi> device_api_;
 
   std::mutex call_mutex_;
   uint64_t next_request_id_ = 1;
+  // Ids of requests sent on the bulk channel and not yet awaited (or abandoned).
+  std::set<uint64_t> bulk_ids_;
   bool closed_ = false;
   Status lost_;  // set once the worker is gone; every later call returns it
 

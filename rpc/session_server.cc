@@ -168,7 +168,12 @@ StatusOr<Frames> SessionServer::Hello(const ParsedMessage& m, std::string_view c
   }
   greeted_ = true;
   connection_ = std::string(connection);
-  return EmptyReply(m.request_id);
+  if (options_.bulk_port == 0) return EmptyReply(m.request_id);
+  MessageWriter w = MessageWriter::Reply(m.request_id, Status::Ok(), 2);
+  w.packer().pack(static_cast<uint64_t>(options_.bulk_port));
+  w.packer().pack_bin(static_cast<uint32_t>(options_.bulk_key.size()));
+  w.packer().pack_bin_body(options_.bulk_key.data(), static_cast<uint32_t>(options_.bulk_key.size()));
+  return std::move(w).Finish();
 }
 
 StatusOr<Frames> SessionServer::CloseSession(const ParsedMessage& m) {

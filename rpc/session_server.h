@@ -32,6 +32,12 @@ struct SessionServerOptions {
   // Called with a request's deadline (ms from now) just before it is served, so a watchdog
   // can end a call that outlives it. May be empty.
   std::function<void(uint32_t deadline_ms)> on_request_start;
+  // A CURVE session's bulk connection (sealed_router.h; docs/protocol.md, "Bulk path"): when
+  // bulk_port is not 0, Hello replies [bulk_port, bulk_key] instead of [], handing the client
+  // the port of the worker's bulk socket and its 32-byte AES-256-GCM key. Only a worker whose
+  // own connection is encrypted may offer it.
+  uint16_t bulk_port = 0;
+  std::string bulk_key;
 };
 
 class SessionServer {

@@ -8,3 +8,11 @@ ferry_add_test(agent_integration_test
 target_compile_definitions(agent_integration_test
   PRIVATE FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>")
 add_dependencies(agent_integration_test ferry-agent)
+# The bulk path of CURVE sessions: AES-256-GCM frame sealing (known answers, tampering, replay)
+# and the sealed channel.
+ferry_add_test(rpc_frame_sealer_test SOURCES rpc_frame_sealer_test.cc LIBS ferry_rpc)
+# The bulk path against a real ferry-agent with CURVE keys: 64 MiB copies and uploads intact,
+# strangers and replays on the bulk socket get nothing.
+ferry_add_test(rpc_bulk_path_test SOURCES rpc_bulk_path_test.cc LIBS ferry_rpc ferry_compiler)
+target_compile_definitions(rpc_bulk_path_test PRIVATE FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>")
+add_dependencies(rpc_bulk_path_test ferry-agent)

@@ -1,0 +1,55 @@
+// SealedChannel: a Channel decorator for a CURVE session's bulk connection (docs/protocol.md,
+// "Bulk path"). Every message it sends is sealed frame by frame with AES-256-GCM under the
+// session's bulk key (frame_sealer.h), and every message it receives must open under it with
+// the next counter of the other direction.
+//
+// A failure breaks the channel for good, since the two ends' counters can no longer agree: a
+// received message that does not open fails Receive with kPermissionDenied, a message the
+// inner channel did not take fails Send with its error, and every later Send and Receive
+// returns the same error (a session then reports the bulk transfer failed; see
+// SessionCore). Not thread-safe, like the channels it wraps.
+#ifndef FERRY_RPC_SEALED_CHANNEL_H_
+#define FERRY_RPC_SEALED_CHANNEL_H_
+
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "rpc/channel.h"
+#include "rpc/frame_sealer.h"
+
+namespace ferry::rpc {
+
+// The requests that travel on a session's bulk connection when it has one (with their
+// replies): those that carry bulk bytes. Everything else stays on the worker connection.
+bool IsBulkMessageType(MessageType type);
+
+// A frame over `bytes` without copying them, for a message sent on a SealedChannel, which
+// reads its frames whole before Send returns: `bytes` need only live until then.
+inline zmq::message_t ViewFrame(std::string_view bytes) {
+  return zmq::message_t(const_cast<char*>(bytes.data()), bytes.size(), nullptr, nullptr);
+}
+
+class SealedChannel final : public Channel {
+ public:
+  // Wraps `inner`; sends in direction `send`, receives the other direction. Errors:
+  // kInvalidArgument when `key` is not kBulkKeyBytes long; kInternal for OpenSSL.
+  static StatusOr<std::unique_ptr<SealedChannel>> Create(std::unique_ptr<Channel> inner,
+                                                         std::string_view key, SealDirection send);
+
+  Status Send(Frames frames, Deadline deadline) override;
+  StatusOr<std::optional<Frames>> Receive(Deadline deadline) override;
+
+ private:
+  SealedChannel(std::unique_ptr<Channel> inner, MessageSealer sealer, MessageOpener opener)
+      : inner_(std::move(inner)), sealer_(std::move(sealer)), opener_(std::move(opener)) {}
+
+  std::unique_ptr<Channel> inner_;
+  MessageSealer sealer_;
+  MessageOpener opener_;
+  Status broken_;  // OK until the first failure
+};
+
+}  // namespace ferry::rpc
+
+#endif  // FERRY_RPC_SEALED_CHANNEL_H_
