@@ -54,11 +54,11 @@ enum class MessageType : uint8_t {
   kTimeEvaluator = 22,     // [module_handle, name, device, number, repeat, min_repeat_ms,
                            //  cooldown_ms] -> [value]
   // Tracker messages (docs/protocol.md, "Tracker").
-  kAgentHeartbeat = 30,    // agent -> tracker: [agent_id, key, address, devices, tags,
-                           //  active_leases] ; one-way
-  kAgentGoodbye = 31,      // agent -> tracker: [agent_id] ; one-way
+  kAgentHeartbeat = 30,    // agent -> tracker: [signed, hmac] (rpc/agent_heartbeat.h) ; one-way
+  kAgentGoodbye = 31,      // agent -> tracker: [signed, hmac] ; one-way
   kRequestDevice = 32,     // client -> tracker: [key, tags, priority, timeout_ms]
-                           //   -> [agent_address, ticket, lease_id, agent_id] when granted
+                           //   -> [agent_address, ticket, lease_id, agent_id, agent_public_key]
+                           //      when granted
   kCancelRequest = 33,     // client -> tracker: [request_id of the RequestDevice] -> [cancelled]
   kReleaseLease = 34,      // client -> tracker: [lease_id] ; one-way
   kTrackerStatus = 35,     // client -> tracker: [] -> [agents, queue]

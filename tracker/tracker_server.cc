@@ -6,7 +6,7 @@
 
 #include "rpc/agent_heartbeat.h"
 #include "rpc/ticket.h"
-#include "tracker/tracker_log.h"
+#include "util/event_log.h"
 
 namespace ferry::tracker {
 namespace {
@@ -94,7 +94,7 @@ StatusOr<std::unique_ptr<TrackerServer>> TrackerServer::Create(TrackerConfig con
                      rpc::ZapHandler::Start(server->context_, [](const std::string& domain,
                                                                  const std::string& fingerprint,
                                                                  const std::string& address) {
-                       LogTrackerEvent("peer_refused", {{"domain", domain},
+                       util::LogEvent("peer_refused", {{"domain", domain},
                                                         {"key", fingerprint},
                                                         {"address", address}});
                      }));
@@ -236,7 +236,7 @@ void TrackerServer::Handle(rpc::RoutedMessage message, TimePoint now) {
   }();
   if (!reply.ok() && IsOneWay(m.type)) {
     // Never answered: the sender does not read replies, and a forger learns nothing.
-    LogTrackerEvent("message_dropped", {{"type", std::string(rpc::MessageTypeName(m.type))},
+    util::LogEvent("message_dropped", {{"type", std::string(rpc::MessageTypeName(m.type))},
                                         {"peer", PeerName(message.peer_key)},
                                         {"reason", reply.status().message()}});
   } else if (!reply.ok()) {
@@ -275,7 +275,7 @@ Status TrackerServer::Goodbye(const rpc::ParsedMessage& m, const std::string& pe
                                       rpc::WallClockMs());
   if (!fresh.ok()) return fresh.WithContext("agent " + bye.message.agent_id);
   Deliver(scheduler_.RemoveAgent(bye.message.agent_id, now));
-  LogTrackerEvent("agent_goodbye", {{"agent", bye.message.agent_id}});
+  util::LogEvent("agent_goodbye", {{"agent", bye.message.agent_id}});
   return Status::Ok();
 }
 

@@ -1,14 +1,14 @@
-#include "device_agent/event_log.h"
+#include "util/event_log.h"
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 
-namespace ferry::agent {
+namespace ferry::util {
 namespace {
 
 std::string Quote(const std::string& value) {
-  if (!value.empty() && value.find_first_of(" \"=\t\n") == std::string::npos) return value;
+  if (!value.empty() && value.find_first_of(" \"=\t\n\\") == std::string::npos) return value;
   std::string out = "\"";
   for (char c : value) {
     if (c == '"' || c == '\\') out += '\\';
@@ -37,4 +37,4 @@ void LogEvent(std::string_view event, std::initializer_list<LogField> fields) {
   std::fflush(stderr);
 }
 
-}  // namespace ferry::agent
+}  // namespace ferry::util
