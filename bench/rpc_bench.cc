@@ -11,9 +11,11 @@
 //     process, so it is the like-for-like baseline;
 //   - raw_chunked: raw_process's server fed as Ferry copies are (4 MiB messages, 4 in flight);
 //   - ferry_curve: a second agent with a CURVE identity (keys generated in this process,
-//     the client's key the only one admitted) and a CURVE session with it, measured with the
-//     same cases as the plaintext session and compared to it in the "CURVE vs plaintext"
-//     summary.
+//     the client's key the only one admitted) and a CURVE session with it, whose copies and
+//     upload chunks take the bulk path (AES-256-GCM on a second worker connection);
+//     ferry_curve_only: a second session with that agent that keeps everything on CURVE
+//     (ConnectOptions::use_bulk_path = false). Both are measured with the plaintext
+//     session's cases and compared to it in the "CURVE vs plaintext" summary.
 // Cases:
 //   call             RemoteSession::GetFunction("ferry.echo") called with no arguments,
 //                    against a 32-byte DEALER -> ROUTER -> DEALER ping-pong.
@@ -526,17 +528,22 @@ int Main(int argc, char** argv) {
   {
     StatusOr<rpc::RemoteSession> remote = rpc::Connect((*agent)->endpoint());
     StatusOr<rpc::RemoteSession> curve = rpc::Connect((*curve_agent)->endpoint(), curve_options);
-    if (!remote.ok() || !curve.ok()) {
-      std::fprintf(stderr, "rpc_bench: %s\n",
-                   (remote.ok() ? curve.status().WithContext("CURVE session") : remote.status())
-                       .ToString()
-                       .c_str());
+    rpc::ConnectOptions curve_only_options = curve_options;
+    curve_only_options.use_bulk_path = false;
+    StatusOr<rpc::RemoteSession> curve_only =
+        rpc::Connect((*curve_agent)->endpoint(), curve_only_options);
+    if (!remote.ok() || !curve.ok() || !curve_only.ok()) {
+      const Status failed = !remote.ok() ? remote.status()
+                            : !curve.ok() ? curve.status().WithContext("CURVE session")
+                                          : curve_only.status().WithContext("CURVE-only session");
+      std::fprintf(stderr, "rpc_bench: %s\n", failed.ToString().c_str());
       code = 1;
     } else {
       std::fprintf(stderr, "rpc_bench: preparing arrays and uploads, checking every path...\n");
       Fixture fixture;
       fixture.remote = &*remote;
       fixture.secure.push_back({"ferry_curve", &*curve, PackedFunc()});
+      fixture.secure.push_back({"ferry_curve_only", &*curve_only, PackedFunc()});
       fixture.raw[0] = &raw_thread_client;
       fixture.raw[1] = &raw_process_client;
       const auto setup_start = std::chrono::steady_clock::now();
@@ -562,6 +569,7 @@ int Main(int argc, char** argv) {
       fixture.secure.clear();
       (void)remote->Close();
       (void)curve->Close();
+      (void)curve_only->Close();
     }
   }
   raw_thread_client.Quit();
