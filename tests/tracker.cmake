@@ -21,3 +21,10 @@ add_dependencies(multihost_test ferry-tracker ferry-agent ferry)
 # The tracker against an attacker: forged and replayed heartbeats, foreign releases, versions,
 # deadlines, CURVE roles (a TrackerServer on a thread, raw DEALER sockets).
 ferry_add_test(tracker_security_test SOURCES tracker_security_test.cc LIBS ferry_tracker)
+# A tracker and an agent under CURVE in this process: refusals through the tracker, tickets
+# bound to their client's key.
+ferry_add_test(tracker_curve_cluster_test SOURCES tracker_curve_cluster_test.cc
+               LIBS ferry_agent ferry_tracker ferry_rpc ferry_compiler)
+target_compile_definitions(tracker_curve_cluster_test PRIVATE
+  FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>")
+add_dependencies(tracker_curve_cluster_test ferry-agent)
