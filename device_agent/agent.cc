@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -125,6 +126,16 @@ StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config) {
       if (agent->config_.identity) {
         rpc::ApplyClientCurve(link, *agent->config_.identity, agent->config_.tracker_key);
       }
+      // Watch the handshake: a tracker that refuses this agent's key says so only there.
+      constexpr const char* kLinkMonitor = "inproc://agent-tracker-link-monitor";
+      if (zmq_socket_monitor(link.handle(), kLinkMonitor,
+                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0) {
+        agent->tracker_monitor_.emplace(agent->context_, zmq::socket_type::pair);
+        agent->tracker_monitor_->set(zmq::sockopt::linger, 0);
+        agent->tracker_monitor_->connect(kLinkMonitor);
+      }
       link.connect(agent->config_.tracker);
       agent->tracker_.emplace(std::move(link));
     } catch (const zmq::error_t& e) {
@@ -154,6 +165,7 @@ Status Agent::Serve(const std::atomic<bool>& stop) {
     }
     ReapWorkers();
     ReadWorkerReports();
+    WatchTrackerLink();
     if (tracker_ && std::chrono::steady_clock::now() >= next_heartbeat_) {
       SendHeartbeat();
       next_heartbeat_ = std::chrono::steady_clock::now() + config_.heartbeat_interval;
@@ -176,6 +188,27 @@ Status Agent::Serve(const std::atomic<bool>& stop) {
   }
   LogEvent("agent_stopped", {{"endpoint", endpoint_}});
   return Status::Ok();
+}
+
+void Agent::WatchTrackerLink() {
+  if (!tracker_monitor_) return;
+  while (true) {
+    zmq::message_t event, address;
+    if (!tracker_monitor_->recv(event, zmq::recv_flags::dontwait)) return;
+    if (event.more()) (void)tracker_monitor_->recv(address, zmq::recv_flags::dontwait);
+    if (event.size() < 2) continue;
+    uint16_t id = 0;
+    std::memcpy(&id, event.data(), sizeof(id));
+    const std::string state =
+        id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? "up"
+        : id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+            ? "refused: the tracker does not admit this agent's key (add it to --agent-keys)"
+            : "handshake failed: check --tracker-key and that the tracker uses CURVE";
+    // ZeroMQ retries every 100 ms: log changes, not every attempt.
+    if (state == tracker_link_state_) continue;
+    tracker_link_state_ = state;
+    LogEvent("tracker_link_state", {{"tracker", config_.tracker}, {"state", state}});
+  }
 }
 
 void Agent::SendToTracker(rpc::Frames frames) {

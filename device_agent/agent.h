@@ -113,6 +113,8 @@ class Agent {
   // This agent's CURVE public key (Z85); empty without an identity.
   std::string PublicKey() const { return config_.identity ? config_.identity->public_key : ""; }
   void SendToTracker(rpc::Frames frames);
+  // Logs changes of the tracker link's handshake state (up, refused, failed).
+  void WatchTrackerLink();
 
   AgentConfig config_;
   std::string bind_host_;
@@ -127,6 +129,8 @@ class Agent {
 
   std::string agent_id_;
   std::optional<zmq::socket_t> tracker_;
+  std::optional<zmq::socket_t> tracker_monitor_;  // the link's handshake events
+  std::string tracker_link_state_;
   std::chrono::steady_clock::time_point next_heartbeat_;
   // Leases whose tickets were used, with their expiry (wall-clock ms): a ticket opens one
   // session only.
