@@ -5,24 +5,58 @@ The names follow TVM's module-based runtime interface::
     lib = ferry.load_module("mlp.so")
     gmod = ferry.graph_executor.GraphModule(lib["mlp"](ferry.cpu(0)))
     gmod.set_input(data=x); gmod.run(); y = gmod.get_output(0).numpy()
+
+Errors are Python exceptions chosen by Ferry's status code: ValueError (invalid argument),
+NotFoundError (a LookupError), ConnectionError (unavailable), TimeoutError, PermissionError,
+NotImplementedError, ResourceExhaustedError, FailedPreconditionError, RuntimeError (internal).
+Each has a ``status_code`` attribute ("NOT_FOUND", ...).
 """
 from . import _ferry
 from ._ferry import (  # noqa: F401
+    BenchmarkResult,
+    DataType,
     Device,
-    NotFoundError,
-    ResourceExhaustedError,
     FailedPreconditionError,
+    Module,
+    NDArray,
+    NotFoundError,
+    PackedFunc,
+    ResourceExhaustedError,
     cpu,
     cuda,
     device,
+    load_module,
 )
+from . import nd  # noqa: F401
+from . import graph_executor  # noqa: F401
 
 __all__ = [
+    "BenchmarkResult",
+    "DataType",
     "Device",
-    "NotFoundError",
-    "ResourceExhaustedError",
     "FailedPreconditionError",
+    "Module",
+    "NDArray",
+    "NotFoundError",
+    "PackedFunc",
+    "ResourceExhaustedError",
     "cpu",
     "cuda",
     "device",
+    "graph_executor",
+    "load_module",
+    "nd",
 ]
+
+# The parts built by the other bindings, when this build has them.
+for _name in ("build_onnx", "build_zoo", "FactoryModule"):
+    if hasattr(_ferry, _name):
+        globals()[_name] = getattr(_ferry, _name)
+        __all__.append(_name)
+try:
+    from . import rpc  # noqa: F401
+
+    __all__.append("rpc")
+except ImportError:
+    pass
+del _name

@@ -8,10 +8,17 @@
 #ifndef FERRY_PYTHON_SRC_BINDINGS_H_
 #define FERRY_PYTHON_SRC_BINDINGS_H_
 
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <functional>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "runtime/data_type.h"
+#include "runtime/device.h"
+#include "runtime/ndarray.h"
 #include "runtime/status.h"
 #include "runtime/value.h"
 
@@ -46,6 +53,51 @@ T Unwrap(StatusOr<T> result) {
 // The Python exception class for `code` (e.g. ValueError for kInvalidArgument). Valid after
 // BindErrors.
 pybind11::handle ExceptionTypeFor(StatusCode code);
+
+// The bound class behind `_ferry.PackedFunc`: a function plus how Python calls it.
+//   name:          for repr and messages ("" when unknown).
+//   keyword_pairs: `f(a=x, b=y)` calls f("a", x) then f("b", y) (set_input of an executor).
+//   interruptible: calls run on a helper thread while the caller waits with the GIL released,
+//                  checking for Ctrl-C every 100 ms (CallInterruptibly). Set for functions of
+//                  remote modules (type key "rpc:...") and time evaluators; local functions
+//                  run on the calling thread (a running kernel cannot be stopped safely).
+struct Function {
+  PackedFunc func;
+  std::string name;
+  bool keyword_pairs = false;
+  bool interruptible = false;
+};
+
+// Calls `func` with the GIL released. When `interruptible`, the call runs on its own thread
+// and the caller checks Python's signal handlers every 100 ms; a KeyboardInterrupt (or any
+// exception a handler raises) is raised at once while the abandoned call finishes on its own
+// thread and its result is dropped (remote calls are bounded by the session deadline).
+StatusOr<Value> CallFunction(const PackedFunc& func, std::vector<Value> args, bool interruptible);
+
+// Remote devices, duck-typed so the rpc part stays separate from the runtime part. Where the
+// runtime bindings take a device (`nd.array`, `nd.empty`, `copyto`, factory arguments,
+// `time_evaluator`) they accept a `_ferry.Device` or any object with:
+//   _ferry_device: the Device (a remote one carries kRemoteDeviceMask), used when passed as a
+//                  PackedFunc argument;
+//   _ferry_empty(shape: list[int], dtype: str) -> NDArray: allocates on that device;
+//   _ferry_time_evaluator(module, name, number, repeat, min_repeat_ms, cooldown_ms)
+//                  -> PackedFunc returning an NDArray of seconds (time evaluation there).
+// A bare remote `_ferry.Device` has no session, so allocating on it raises ValueError.
+
+// A device argument: a Device, an object with `_ferry_device`, or a string ("cpu:0").
+// Others: TypeError.
+Device ToDevice(const pybind11::handle& object);
+// A dtype argument: a DataType, a string ("float32") or anything numpy.dtype() accepts.
+DataType ToDataType(const pybind11::handle& object);
+// The numpy dtype of `dtype`; TypeError for types numpy lacks (e.g. bfloat16, vectors).
+pybind11::dtype ToNumpyDtype(DataType dtype);
+
+// array_bindings.cc: a new array on `device` (any device argument, see above) holding a copy
+// of `array` (converted to C order). Errors: TypeError for a dtype Ferry lacks.
+NDArray NDArrayFromNumpy(const pybind11::array& array, const pybind11::handle& device);
+// An array sharing the memory of `object`'s __dlpack__ (a torch tensor, a numpy array), kept
+// alive until the last copy of the NDArray goes. Errors: ValueError for a non-compact tensor.
+NDArray NDArrayFromDLPackObject(const pybind11::handle& object);
 
 // value_conversion.cc: a Python object as a Value. None, bool, int, float, str, bytes,
 // Device, DataType, NDArray, Module and PackedFunc map to their kinds; a numpy array is copied

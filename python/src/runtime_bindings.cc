@@ -2,11 +2,19 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
 #include <string>
+#include <vector>
 
 #include "bindings.h"
 #include "runtime/data_type.h"
 #include "runtime/device.h"
+#include "runtime/library_module.h"
+#include "runtime/module.h"
+#include "runtime/time_evaluator.h"
 
 namespace py = pybind11;
 
@@ -32,10 +40,217 @@ void BindDevice(py::module_& m) {
         py::arg("name"), "Parses \"cpu\", \"cpu(0)\", \"cuda:1\"; ValueError otherwise.");
 }
 
+void BindDataType(py::module_& m) {
+  py::class_<DataType>(m, "DataType", "An element type: DLPack's code, bits and lanes.")
+      .def(py::init([](const py::object& spec) { return ToDataType(spec); }), py::arg("dtype"),
+           "From \"float32\", a numpy dtype or a DataType.")
+      .def_property_readonly("type_code", [](const DataType& t) { return t.code; })
+      .def_property_readonly("bits", [](const DataType& t) { return t.bits; })
+      .def_property_readonly("lanes", [](const DataType& t) { return t.lanes; })
+      .def("__str__", &DataType::ToString)
+      .def("__repr__", [](const DataType& t) { return "DataType('" + t.ToString() + "')"; })
+      .def("__eq__",
+           [](const DataType& a, const py::object& b) {
+             try {
+               return a == ToDataType(b);
+             } catch (py::error_already_set&) {
+               return false;
+             } catch (const std::exception&) {
+               return false;
+             }
+           })
+      .def("__hash__", [](const DataType& t) { return py::hash(py::str(t.ToString())); });
+}
+
+// Timings of a time evaluator (TVM's BenchmarkResult): seconds per call, one per repeat.
+struct BenchmarkResult {
+  std::vector<double> results;
+
+  double mean() const {
+    return results.empty() ? 0 : std::accumulate(results.begin(), results.end(), 0.0) /
+                                     static_cast<double>(results.size());
+  }
+  double median() const {
+    if (results.empty()) return 0;
+    std::vector<double> sorted = results;
+    std::sort(sorted.begin(), sorted.end());
+    size_t n = sorted.size();
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  }
+  double min() const {
+    return results.empty() ? 0 : *std::min_element(results.begin(), results.end());
+  }
+  double max() const {
+    return results.empty() ? 0 : *std::max_element(results.begin(), results.end());
+  }
+  // Population standard deviation, as numpy.std.
+  double std() const {
+    if (results.empty()) return 0;
+    double m = mean(), sum = 0;
+    for (double r : results) sum += (r - m) * (r - m);
+    return std::sqrt(sum / static_cast<double>(results.size()));
+  }
+};
+
+std::string Milliseconds(double seconds) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.4f ms", seconds * 1e3);
+  return text;
+}
+
+void BindBenchmarkResult(py::module_& m) {
+  py::class_<BenchmarkResult>(m, "BenchmarkResult",
+                              "Timings of a time evaluator, in seconds per call (one entry of "
+                              "`results` per repeat).")
+      .def(py::init([](std::vector<double> results) { return BenchmarkResult{std::move(results)}; }),
+           py::arg("results"))
+      .def_readonly("results", &BenchmarkResult::results)
+      .def_property_readonly("mean", &BenchmarkResult::mean)
+      .def_property_readonly("median", &BenchmarkResult::median)
+      .def_property_readonly("min", &BenchmarkResult::min)
+      .def_property_readonly("max", &BenchmarkResult::max)
+      .def_property_readonly("std", &BenchmarkResult::std)
+      .def("__repr__", [](const BenchmarkResult& r) {
+        return "BenchmarkResult(mean=" + Milliseconds(r.mean()) + ", median=" +
+               Milliseconds(r.median()) + ", min=" + Milliseconds(r.min()) +
+               ", max=" + Milliseconds(r.max()) + ", std=" + Milliseconds(r.std()) +
+               ", repeat=" + std::to_string(r.results.size()) + ")";
+      });
+}
+
+py::object CallFromPython(const Function& f, const py::args& args, const py::kwargs& kwargs) {
+  if (kwargs.size() > 0 && !f.keyword_pairs) {
+    throw py::type_error("PackedFunc" + (f.name.empty() ? "" : " '" + f.name + "'") +
+                         " takes no keyword arguments");
+  }
+  py::object result = py::none();
+  if (args.size() > 0 || kwargs.size() == 0) {
+    std::vector<Value> values;
+    values.reserve(args.size());
+    for (const py::handle& arg : args) values.push_back(ToValue(arg));
+    result = FromValue(Unwrap(CallFunction(f.func, std::move(values), f.interruptible)));
+  }
+  for (const auto& [key, value] : kwargs) {
+    std::vector<Value> values{Value(key.cast<std::string>()), ToValue(value)};
+    result = FromValue(Unwrap(CallFunction(f.func, std::move(values), f.interruptible)));
+  }
+  return result;
+}
+
+bool IsRemote(const Module& module) { return module.type_key().rfind("rpc:", 0) == 0; }
+
+Function GetFunction(const Module& module, const std::string& name, bool query_imports) {
+  PackedFunc func = Unwrap(module.GetFunction(name, query_imports));
+  return Function{func, name, name == "set_input", IsRemote(module)};
+}
+
+// A time evaluator: calling it with the timed function's arguments measures and returns a
+// BenchmarkResult.
+BenchmarkResult RunTimeEvaluator(const Function& f, const py::args& args) {
+  std::vector<Value> values;
+  for (const py::handle& arg : args) values.push_back(ToValue(arg));
+  NDArray seconds =
+      Unwrap(Unwrap(CallFunction(f.func, std::move(values), /*interruptible=*/true)).As<NDArray>());
+  BenchmarkResult result;
+  result.results.resize(static_cast<size_t>(seconds.NumElements()));
+  Check(seconds.CopyToBytes(result.results.data(), result.results.size() * sizeof(double)));
+  return result;
+}
+
+py::object MakeTimeEvaluator(const Module& module, const std::string& name, const py::object& dev,
+                             int number, int repeat, int min_repeat_ms, int cooldown_ms) {
+  PackedFunc timer;
+  if (py::hasattr(dev, "_ferry_time_evaluator")) {
+    py::object f = dev.attr("_ferry_time_evaluator")(module, name, number, repeat, min_repeat_ms,
+                                                      cooldown_ms);
+    timer = f.cast<const Function&>().func;
+  } else {
+    Device device = ToDevice(dev);
+    if (device.is_remote()) {
+      throw py::value_error("time_evaluator on a remote module needs its session's device "
+                            "(remote.cpu(0)), not a bare " + device.ToString());
+    }
+    TimeEvaluatorOptions options{number, repeat, min_repeat_ms, cooldown_ms};
+    timer = Unwrap(TimeEvaluator(module, name, device, options));
+  }
+  Function f{timer, name, false, true};
+  return py::cpp_function(
+      [f](const py::args& args) { return RunTimeEvaluator(f, args); },
+      py::name(("time_evaluator(" + name + ")").c_str()),
+      py::doc("Runs the measurement with the timed function's arguments and returns a "
+              "BenchmarkResult (seconds per call: mean, median, min, max, std, results)."));
+}
+
+void BindModule(py::module_& m) {
+  py::class_<Function>(m, "PackedFunc",
+                       "A function of a module. Calls convert arguments (NDArray, numpy arrays, "
+                       "numbers, strings, bytes, devices, modules) and release the GIL.")
+      .def("__call__", &CallFromPython)
+      .def_readonly("name", &Function::name)
+      .def("__repr__", [](const Function& f) {
+        return "<ferry.PackedFunc" + (f.name.empty() ? "" : " '" + f.name + "'") +
+               (f.interruptible ? " (remote)" : "") + ">";
+      });
+
+  py::class_<Module>(m, "Module", "A collection of functions: a library, a factory, an executor.")
+      .def("__getitem__",
+           [](const Module& mod, const std::string& name) { return GetFunction(mod, name, true); },
+           py::arg("name"),
+           "The function `name` (imports included); NotFoundError when there is none. "
+           "`set_input` also accepts keywords: gmod[\"set_input\"](data=x).")
+      .def("get_function", &GetFunction, py::arg("name"), py::arg("query_imports") = true)
+      .def("implements_function",
+           [](const Module& mod, const std::string& name, bool query_imports) {
+             return mod.GetFunction(name, query_imports).ok();
+           },
+           py::arg("name"), py::arg("query_imports") = false)
+      .def("__contains__",
+           [](const Module& mod, const std::string& name) {
+             return mod.GetFunction(name, true).ok();
+           })
+      .def_property_readonly("type_key", &Module::type_key)
+      .def_property_readonly("imported_modules", &Module::imports)
+      .def("list_functions", [](const Module& mod) { return mod->ListFunctions(); })
+      .def("time_evaluator", &MakeTimeEvaluator, py::arg("func_name"), py::arg("dev"),
+           py::arg("number") = 1, py::arg("repeat") = 1, py::arg("min_repeat_ms") = 0,
+           py::arg("cooldown_ms") = 0,
+           "TVM's time_evaluator: a function that takes `func_name`'s arguments, warms up once, "
+           "runs `repeat` repeats of `number` calls (raised until a repeat lasts "
+           "min_repeat_ms), and returns a BenchmarkResult. Runs where the module lives.")
+      .def("__eq__", [](const Module& a, const Module& b) { return a == b; })
+      .def("__hash__", [](const Module& mod) { return std::hash<const void*>()(mod.get()); })
+      .def("__repr__", [](const Module& mod) {
+        std::string text = "<ferry.Module type_key='" + mod.type_key() + "'";
+        std::vector<std::string> names = mod->ListFunctions();
+        if (!names.empty() && names.size() <= 12) {
+          text += " functions=[";
+          for (size_t i = 0; i < names.size(); ++i) text += (i ? ", " : "") + names[i];
+          text += "]";
+        }
+        if (!mod.imports().empty()) {
+          text += " imports=" + std::to_string(mod.imports().size());
+        }
+        return text + ">";
+      });
+
+  m.def(
+      "load_module",
+      [](const std::string& path) {
+        py::gil_scoped_release release;
+        return Unwrap(LoadModule(path));
+      },
+      py::arg("path"),
+      "Loads a model library built by `ferry build` or export_library. NotFoundError for a "
+      "missing file, ValueError for a file that is not a Ferry library.");
+}
+
 }  // namespace
 
 void BindRuntime(py::module_& m) {
   BindDevice(m);
+  BindDataType(m);
+  BindBenchmarkResult(m);
+  BindModule(m);
 }
 
 }  // namespace ferry::python
