@@ -41,7 +41,9 @@ class NDArray {
   // Takes ownership of `data`, allocated through `api` on `device`: copies and the final Free
   // go through `api` instead of GetDeviceApi(device.type), and `api_owner` (which may be
   // null) is kept alive as long as the array, so `api` may belong to it. This is how arrays
-  // on remote devices are represented (rpc/remote_device_api.h).
+  // on remote devices are represented (rpc/remote_device_api.h). With a null `api` nothing is
+  // freed and copies use GetDeviceApi(device.type), while `api_owner` still lives as long as
+  // the array: this is how a DLPack producer's tensor is kept alive (dlpack_interop.h).
   static NDArray Adopt(void* data, std::vector<int64_t> shape, DataType dtype, Device device,
                        DeviceApi* api, ObjectPtr<Object> api_owner);
 

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "bindings.h"
+#include "runtime/device_api.h"
+#include "runtime/dlpack_interop.h"
 #include "runtime/ndarray.h"
 
 namespace py = pybind11;
@@ -75,6 +77,57 @@ void CopyInto(NDArray target, const py::object& source) {
   size_t bytes = static_cast<size_t>(array.nbytes());
   py::gil_scoped_release release;
   Check(target.CopyFromBytes(src, bytes));
+}
+
+// DLPack capsules: named "dltensor" until a consumer takes the tensor and renames the capsule
+// "used_dltensor"; only an unconsumed capsule deletes its tensor (the DLPack convention).
+constexpr const char* kCapsuleName = "dltensor";
+constexpr const char* kUsedCapsuleName = "used_dltensor";
+
+void DeleteUnconsumedCapsule(PyObject* capsule) {
+  if (!PyCapsule_IsValid(capsule, kCapsuleName)) return;  // consumed (or renamed)
+  auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule, kCapsuleName));
+  if (managed != nullptr && managed->deleter != nullptr) managed->deleter(managed);
+}
+
+py::capsule ToCapsule(const NDArray& a) {
+  DLManagedTensor* managed = Unwrap(ToDLPack(a));
+  PyObject* capsule = PyCapsule_New(managed, kCapsuleName, &DeleteUnconsumedCapsule);
+  if (capsule == nullptr) {
+    managed->deleter(managed);
+    throw py::error_already_set();
+  }
+  return py::reinterpret_steal<py::capsule>(capsule);
+}
+
+// Takes the tensor of a "dltensor" capsule and marks the capsule used.
+NDArray FromCapsule(const py::handle& capsule) {
+  if (!PyCapsule_IsValid(capsule.ptr(), kCapsuleName)) {
+    throw py::value_error("from_dlpack: the capsule is not an unconsumed DLPack tensor");
+  }
+  auto* producer =
+      static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule.ptr(), kCapsuleName));
+  // The array may die on any thread, without the GIL, but a Python producer's deleter (numpy's
+  // decrefs its array) needs it: wrap the tensor in one whose deleter takes the GIL first.
+  auto* wrapper = new DLManagedTensor{producer->dl_tensor, producer, [](DLManagedTensor* self) {
+    auto* inner = static_cast<DLManagedTensor*>(self->manager_ctx);
+    if (inner->deleter != nullptr && Py_IsInitialized()) {
+      py::gil_scoped_acquire gil;
+      inner->deleter(inner);
+    }
+    delete self;
+  }};
+  StatusOr<NDArray> array = FromDLPack(wrapper);
+  if (!array.ok()) {
+    delete wrapper;  // the capsule still owns the producer's tensor
+    Check(array.status());
+  }
+  PyCapsule_SetName(capsule.ptr(), kUsedCapsuleName);
+  return *std::move(array);
+}
+
+py::tuple DLPackDevice(const NDArray& a) {
+  return py::make_tuple(static_cast<int>(a.device().type), a.device().id);
 }
 
 std::string Repr(const NDArray& a) {
@@ -154,6 +207,17 @@ void BindArrays(py::module_& m) {
           },
           py::arg("target"),
           "A copy on device `target`, or copies into the NDArray `target` and returns it.")
+      .def(
+          "__dlpack__",
+          [](const NDArray& a, const py::object& stream) {
+            // Ferry's copies and runs are synchronous: the data is ready for any stream.
+            return ToCapsule(a);
+          },
+          py::arg("stream") = py::none(),
+          "A DLPack capsule sharing this array's memory (the array lives until the consumer "
+          "is done). ValueError for an array on a remote device.")
+      .def("__dlpack_device__", &DLPackDevice, "(DLPack device type, device id).")
+      .def("to_dlpack", &ToCapsule, "A DLPack capsule sharing this array (legacy API).")
       .def("same_as", [](const NDArray& a, const NDArray& b) { return a == b; })
       .def("__len__",
            [](const NDArray& a) {
@@ -179,6 +243,11 @@ void BindArrays(py::module_& m) {
       py::arg("arr"), py::arg("device") = Device::Cpu(0),
       "A new array on `device` holding a copy of `arr` (a numpy array, anything numpy.asarray "
       "takes, or an NDArray).");
+  m.def("from_dlpack", &NDArrayFromDLPackObject, py::arg("tensor"),
+        "An NDArray sharing the memory of `tensor` (anything with __dlpack__, e.g. a torch "
+        "tensor or numpy array, or a DLPack capsule); no copy is made and the producer's "
+        "tensor stays alive as long as the NDArray. Only compact row-major tensors are "
+        "accepted: ValueError naming the strides otherwise.");
   m.def(
       "empty",
       [](const py::object& shape, const py::object& dtype, const py::object& device) {
@@ -189,7 +258,23 @@ void BindArrays(py::module_& m) {
 }
 
 NDArray NDArrayFromDLPackObject(const py::handle& object) {
-  throw py::type_error("DLPack import is not available yet");
+  if (py::isinstance<NDArray>(object)) return object.cast<NDArray>();
+  if (PyCapsule_CheckExact(object.ptr())) return FromCapsule(object);
+  if (!py::hasattr(object, "__dlpack__")) {
+    throw py::type_error("from_dlpack expects an object with __dlpack__ (a torch tensor, a "
+                         "numpy array) or a DLPack capsule, got " +
+                         std::string(py::str(object.get_type().attr("__name__"))));
+  }
+  py::object capsule;
+  if (py::hasattr(object, "__dlpack_device__")) {
+    py::tuple dev = object.attr("__dlpack_device__")();
+    if (dev[0].cast<int>() == kDLCUDA) {
+      // The consumer's stream: ours is the legacy default stream (1 in the array API).
+      capsule = object.attr("__dlpack__")(py::arg("stream") = 1);
+    }
+  }
+  if (!capsule) capsule = object.attr("__dlpack__")();
+  return FromCapsule(capsule);
 }
 
 }  // namespace ferry::python

@@ -12,6 +12,7 @@
 #include "bindings.h"
 #include "runtime/data_type.h"
 #include "runtime/device.h"
+#include "runtime/device_api.h"
 #include "runtime/library_module.h"
 #include "runtime/module.h"
 #include "runtime/time_evaluator.h"
@@ -28,6 +29,23 @@ void BindDevice(py::module_& m) {
       .def_property_readonly("device_type", [](const Device& d) { return static_cast<int>(d.type); })
       .def_property_readonly("device_id", [](const Device& d) { return d.id; })
       .def_property_readonly("is_remote", &Device::is_remote)
+      .def_property_readonly(
+          "exist",
+          [](const Device& d) {
+            if (d.is_remote()) return false;  // ask the session (remote devices)
+            StatusOr<DeviceApi*> api = GetDeviceApi(d.type);
+            if (!api.ok()) return false;
+            py::gil_scoped_release release;
+            return (*api)->GetAttributes(d).exists;
+          },
+          "Whether this (local) device exists.")
+      .def_property_readonly(
+          "device_name",
+          [](const Device& d) -> py::object {
+            StatusOr<DeviceApi*> api = GetDeviceApi(d.type);
+            if (d.is_remote() || !api.ok()) return py::none();
+            return py::str((*api)->GetAttributes(d).name);
+          })
       .def("__repr__", [](const Device& d) {
         if (d.is_remote()) return "remote[" + d.Local().ToString() + "]";
         return d.ToString();
