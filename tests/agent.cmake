@@ -13,7 +13,7 @@ target_compile_definitions(agent_security_test PRIVATE
 add_dependencies(agent_security_test ferry-agent ferry)
 # What an eavesdropper sees: a plaintext and a CURVE session captured with tcpdump on a veth
 # link between network namespaces (skipped with the reason without root or tcpdump).
-ferry_add_test(agent_wire_capture_test SOURCES agent_wire_capture_test.cc
+ferry_add_test(agent_wire_capture_test SOURCES agent_wire_capture_test.cc netns_test_util.cc
                LIBS ferry_rpc ferry_compiler)
 target_compile_definitions(agent_wire_capture_test PRIVATE
   FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>")

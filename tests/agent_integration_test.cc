@@ -26,12 +26,16 @@
 #include "runtime/params.h"
 #include "tests/model_test_util.h"
 #include "tests/process_test_util.h"
+#include "tests/raw_peer_test_util.h"
 
 extern char** environ;
 
 namespace ferry {
 namespace {
 
+using testing::FramesOf;
+using testing::RawDealer;
+using testing::ReadLineFrom;
 using testing::WaitFor;
 
 using namespace std::chrono_literals;
@@ -293,16 +297,8 @@ TEST_F(AgentTest, VanishedClientSessionIsFreed) {
   }
   close(to_parent[1]);
   close(to_child[0]);
-  std::string id;
-  pollfd item{to_parent[0], POLLIN, 0};
-  while (id.find('\n') == std::string::npos && poll(&item, 1, 20000) > 0) {
-    char buffer[64];
-    const ssize_t n = read(to_parent[0], buffer, sizeof(buffer));
-    if (n <= 0) break;
-    id.append(buffer, static_cast<size_t>(n));
-  }
+  const std::string id = ReadLineFrom(to_parent[0], 20s);
   close(to_parent[0]);
-  if (!id.empty()) id.pop_back();
   const std::string session_dir = work_dir_ + "/sessions/" + id;
   const bool had_session = !id.empty() && std::filesystem::exists(session_dir + "/data.bin");
   close(to_child[1]);  // lets the child exit
@@ -402,40 +398,8 @@ TEST_F(AgentTest, PathTraversalLabelsAreRefused) {
   EXPECT_TRUE(remote.ListFiles().value().empty());
 }
 
-// A raw DEALER socket to the agent's listener.
-class RawClient {
- public:
-  explicit RawClient(const std::string& endpoint) : socket_(context_, zmq::socket_type::dealer) {
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.set(zmq::sockopt::rcvtimeo, 3000);
-    socket_.connect(endpoint);
-  }
-  void Send(const std::vector<std::string>& frames) {
-    for (size_t i = 0; i < frames.size(); ++i) {
-      socket_.send(zmq::buffer(frames[i]),
-                   i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-    }
-  }
-  // The next message, or an empty optional after `timeout`.
-  std::optional<rpc::Frames> Receive(std::chrono::milliseconds timeout) {
-    socket_.set(zmq::sockopt::rcvtimeo, static_cast<int>(timeout.count()));
-    rpc::Frames frames;
-    while (true) {
-      zmq::message_t frame;
-      if (!socket_.recv(frame)) return std::nullopt;
-      const bool more = frame.more();
-      frames.push_back(std::move(frame));
-      if (!more) return frames;
-    }
-  }
-
- private:
-  zmq::context_t context_{1};
-  zmq::socket_t socket_;
-};
-
 TEST_F(AgentTest, MalformedMessagesGetErrorReplies) {
-  RawClient raw(endpoint_);
+  RawDealer raw(endpoint_);
   msgpack::sbuffer call;
   msgpack::pack(call, std::make_tuple(1, 7, 55, 1000, std::vector<int>{}));
   msgpack::sbuffer open_bad;
@@ -450,7 +414,7 @@ TEST_F(AgentTest, MalformedMessagesGetErrorReplies) {
   };
   for (const auto& message : messages) {
     SCOPED_TRACE(message[0].size());
-    raw.Send(message);
+    raw.Send(FramesOf(message));
     std::optional<rpc::Frames> reply = raw.Receive(3000ms);
     ASSERT_TRUE(reply.has_value()) << "no reply";
     StatusOr<rpc::ParsedMessage> parsed =
@@ -463,13 +427,13 @@ TEST_F(AgentTest, MalformedMessagesGetErrorReplies) {
 }
 
 TEST_F(AgentTest, OversizedMessageIsDropped) {
-  RawClient raw(endpoint_);
-  raw.Send({std::string((size_t{2} << 20), 'x')});
+  RawDealer raw(endpoint_);
+  raw.Send(FramesOf({std::string((size_t{2} << 20), 'x')}));
   EXPECT_FALSE(raw.Receive(500ms).has_value());
   ExpectAgentServes();
   // A fresh connection still gets replies.
-  RawClient again(endpoint_);
-  again.Send({"garbage"});
+  RawDealer again(endpoint_);
+  again.Send(FramesOf({"garbage"}));
   EXPECT_TRUE(again.Receive(3000ms).has_value());
 }
 

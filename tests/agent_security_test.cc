@@ -34,6 +34,7 @@ using testing::OpenedSession;
 using testing::ProcessGone;
 using testing::RawDealer;
 using testing::RawRequest;
+using testing::ReadLineFrom;
 using testing::Request;
 using testing::WaitFor;
 
@@ -383,16 +384,8 @@ TEST_F(AgentSecurityTest, ClientVanishingDuringACallEndsTheWorker) {
     _exit(0);
   }
   close(to_parent[1]);
-  std::string id;
-  pollfd item{to_parent[0], POLLIN, 0};
-  while (id.find('\n') == std::string::npos && poll(&item, 1, 30000) > 0) {
-    char buffer[64];
-    const ssize_t n = read(to_parent[0], buffer, sizeof(buffer));
-    if (n <= 0) break;
-    id.append(buffer, static_cast<size_t>(n));
-  }
+  const std::string id = ReadLineFrom(to_parent[0], 30s);
   close(to_parent[0]);
-  if (!id.empty()) id.pop_back();
   const pid_t worker = agent_.WorkerPid(id);
   // Let the call start, then the client vanishes without a word.
   std::this_thread::sleep_for(1s);

@@ -19,15 +19,9 @@
 #include "device_agent/upload_cache.h"
 #include "tests/agent_storage_test_util.h"
 
-namespace ferry::agent {
+// In the fixture's namespace: StorageTest, fs and the constants (kOwner, kLimits, ...).
+namespace ferry::agent::testing {
 namespace {
-
-namespace fs = std::filesystem;
-using testing::kAbcSha;
-using testing::kEmptySha;
-using testing::kLimits;
-using testing::kOwner;
-using testing::StorageTest;
 
 constexpr char kOtherOwner[] = "fedcba9876543210";
 
@@ -469,4 +463,4 @@ TEST_F(StorageLimitsTest, SessionFilesLoadPathChangesWithAnUpload) {
 }
 
 }  // namespace
-}  // namespace ferry::agent
+}  // namespace ferry::agent::testing

@@ -20,16 +20,9 @@
 #include "device_agent/upload_cache.h"
 #include "tests/agent_storage_test_util.h"
 
-namespace ferry::agent {
+// In the fixture's namespace: StorageTest, fs and the constants (kOwner, kLimits, ...).
+namespace ferry::agent::testing {
 namespace {
-
-namespace fs = std::filesystem;
-using testing::kAbcSha;
-using testing::kEmptySha;
-using testing::kLimits;
-using testing::kMaxSize;
-using testing::kOwner;
-using testing::StorageTest;
 
 // ---------------------------------------------------------------------------------------------
 // File labels
@@ -474,4 +467,4 @@ TEST_F(StorageTest, SessionDirectoryMoveAssignmentRemovesTheOldDirectory) {
 }
 
 }  // namespace
-}  // namespace ferry::agent
+}  // namespace ferry::agent::testing

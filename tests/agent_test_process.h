@@ -6,8 +6,6 @@
 #ifndef FERRY_TESTS_AGENT_TEST_PROCESS_H_
 #define FERRY_TESTS_AGENT_TEST_PROCESS_H_
 
-#include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +27,7 @@
 #include "rpc/zmq_channel.h"
 #include "runtime/file_util.h"
 #include "tests/process_test_util.h"
+#include "tests/raw_peer_test_util.h"
 
 #ifndef FERRY_AGENT_PATH
 #error "FERRY_AGENT_PATH must name the ferry-agent binary"
@@ -60,43 +59,16 @@ class AgentProcess {
     std::vector<std::string> all = {FERRY_AGENT_PATH, "--listen",   listen,  "--endpoint-file",
                                     endpoint_file,    "--work-dir", work_dir};
     all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const char* log = log_path_.c_str();
-    const char* ns = netns_path.empty() ? nullptr : netns_path.c_str();
-    pid_ = fork();
+    exit_status_ = -1;
+    pid_ = SpawnLogged(std::move(all), log_path_, netns_path);
     if (pid_ < 0) return UnavailableError("fork failed");
-    if (pid_ == 0) {
-      // Only async-signal-safe calls between fork and exec.
-      if (ns != nullptr) {
-        const int fd = open(ns, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) _exit(126);
-      }
-      const int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-      const int in = open("/dev/null", O_RDONLY);
-      if (out < 0 || in < 0) _exit(126);
-      dup2(in, 0);
-      dup2(out, 1);
-      dup2(out, 2);
-      execv(argv[0], argv.data());
-      _exit(127);
+    StatusOr<std::string> endpoint =
+        AwaitEndpointFile(pid_, endpoint_file, log_path_, std::chrono::seconds(10), &exit_status_);
+    if (exit_status_ != -1) pid_ = -1;  // it exited (and was reaped)
+    if (!endpoint.ok()) {
+      return Status(endpoint.status().code(), "ferry-agent " + endpoint.status().message());
     }
-    bool exited = false;
-    const bool written = WaitFor(
-        [&] {
-          if (std::filesystem::exists(endpoint_file)) return true;
-          exited = waitpid(pid_, &exit_status_, WNOHANG) == pid_;
-          return exited;
-        },
-        std::chrono::seconds(10));
-    if (exited) {
-      pid_ = -1;
-      return UnavailableError("ferry-agent exited before listening:\n" + Log());
-    }
-    if (!written) return DeadlineExceededError("ferry-agent wrote no endpoint in 10 s:\n" + Log());
-    endpoint_ = ReadFile(endpoint_file).value_or("");
-    while (!endpoint_.empty() && endpoint_.back() == '\n') endpoint_.pop_back();
+    endpoint_ = *std::move(endpoint);
     return Status::Ok();
   }
 
@@ -176,86 +148,22 @@ inline bool ProcessGone(pid_t pid) {
   return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
 }
 
-// A request header frame written by hand: any version and deadline, `body_size` items
-// packed by `pack`.
-inline rpc::Frames RawRequest(uint64_t version, rpc::MessageType type, uint64_t request_id,
-                              uint64_t deadline_ms, uint32_t body_size,
-                              const std::function<void(msgpack::packer<msgpack::sbuffer>&)>& pack) {
-  msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> p(buffer);
-  p.pack_array(5);
-  p.pack(version);
-  p.pack(static_cast<uint64_t>(type));
-  p.pack(request_id);
-  p.pack(deadline_ms);
-  p.pack_array(body_size);
-  if (pack) pack(p);
-  rpc::Frames frames;
-  frames.emplace_back(buffer.data(), buffer.size());
-  return frames;
-}
-
-// A well-formed request of the current version with a 10 s deadline.
-inline rpc::Frames Request(rpc::MessageType type, uint64_t request_id, uint32_t body_size,
-                           const std::function<void(rpc::MessageWriter&)>& pack) {
-  rpc::MessageWriter w = rpc::MessageWriter::Request(type, request_id, 10000, body_size);
-  if (pack) pack(w);
-  return std::move(w).Finish();
-}
-
-// A DEALER socket of its own context, plaintext or CURVE, that sends whatever it is given.
-class RawDealer {
- public:
-  explicit RawDealer(const std::string& endpoint,
-                     const std::optional<rpc::CurveKeyPair>& keys = std::nullopt,
-                     const std::string& server_key = "")
-      : socket_(context_, zmq::socket_type::dealer) {
-    socket_.set(zmq::sockopt::linger, 0);
-    if (keys) rpc::ApplyClientCurve(socket_, *keys, server_key);
-    socket_.connect(endpoint);
-  }
-
-  void Send(rpc::Frames frames) {
-    for (size_t i = 0; i < frames.size(); ++i) {
-      socket_.send(frames[i],
-                   i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-    }
-  }
-
-  // The next message, or nullopt after `timeout`.
-  std::optional<rpc::Frames> Receive(std::chrono::milliseconds timeout) {
-    socket_.set(zmq::sockopt::rcvtimeo, static_cast<int>(timeout.count()));
-    rpc::Frames frames;
-    while (true) {
-      zmq::message_t frame;
-      if (!socket_.recv(frame)) return std::nullopt;
-      const bool more = frame.more();
-      frames.push_back(std::move(frame));
-      if (!more) return frames;
-    }
-  }
-
-  // Sends `request` and parses the reply. Errors: kDeadlineExceeded ("no reply") after
-  // `timeout`, the parser's errors. The reply's own status is in the result, not the error.
-  StatusOr<rpc::ParsedMessage> Call(rpc::Frames request,
-                                    std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-    Send(std::move(request));
-    std::optional<rpc::Frames> reply = Receive(timeout);
-    if (!reply) return DeadlineExceededError("no reply");
-    return rpc::ParseMessage(std::move(*reply), rpc::ProtocolLimits{});
-  }
-
- private:
-  zmq::context_t context_{1};
-  zmq::socket_t socket_;
-};
-
 // What OpenSession answers.
 struct OpenedSession {
   std::string id;
   std::string worker_endpoint;
   std::string token;
 };
+
+// OpenSession's reply body: [version, id, worker endpoint, token].
+inline StatusOr<OpenedSession> ReadOpenedSession(const rpc::ParsedMessage& reply) {
+  RETURN_IF_ERROR(rpc::CheckBodySize(reply, 4));
+  OpenedSession opened;
+  ASSIGN_OR_RETURN(opened.id, rpc::ReadString(reply.item(1), "session id"));
+  ASSIGN_OR_RETURN(opened.worker_endpoint, rpc::ReadString(reply.item(2), "worker endpoint"));
+  ASSIGN_OR_RETURN(opened.token, rpc::ReadString(reply.item(3), "token"));
+  return opened;
+}
 
 // OpenSession through `agent`. Errors: the reply's status, kDeadlineExceeded without reply.
 inline StatusOr<OpenedSession> OpenSessionRaw(RawDealer& agent, uint64_t request_id = 1) {
@@ -267,12 +175,7 @@ inline StatusOr<OpenedSession> OpenSessionRaw(RawDealer& agent, uint64_t request
                                       }),
                               std::chrono::seconds(15)));
   RETURN_IF_ERROR(reply.status);
-  RETURN_IF_ERROR(rpc::CheckBodySize(reply, 4));
-  OpenedSession opened;
-  ASSIGN_OR_RETURN(opened.id, rpc::ReadString(reply.item(1), "session id"));
-  ASSIGN_OR_RETURN(opened.worker_endpoint, rpc::ReadString(reply.item(2), "worker endpoint"));
-  ASSIGN_OR_RETURN(opened.token, rpc::ReadString(reply.item(3), "token"));
-  return opened;
+  return ReadOpenedSession(reply);
 }
 
 // SessionStatus [id] through a fresh connection to the agent: (alive, reason).
@@ -323,11 +226,7 @@ inline StatusOr<KnownSession> ConnectKnowingToken(const std::string& agent_endpo
                                          w.packer().pack(rpc::kMaxProtocolVersion);
                                        }),
                                deadline));
-  RETURN_IF_ERROR(rpc::CheckBodySize(reply, 4));
-  OpenedSession opened;
-  ASSIGN_OR_RETURN(opened.id, rpc::ReadString(reply.item(1), "session id"));
-  ASSIGN_OR_RETURN(opened.worker_endpoint, rpc::ReadString(reply.item(2), "worker endpoint"));
-  ASSIGN_OR_RETURN(opened.token, rpc::ReadString(reply.item(3), "token"));
+  ASSIGN_OR_RETURN(OpenedSession opened, ReadOpenedSession(reply));
   ASSIGN_OR_RETURN(std::unique_ptr<rpc::ZmqChannel> worker,
                    rpc::ZmqChannel::Connect(context, opened.worker_endpoint, options.channel));
   RETURN_IF_ERROR(

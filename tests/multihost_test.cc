@@ -12,27 +12,23 @@
 // Needs iproute2's `ip` and the right to create namespaces (root or CAP_NET_ADMIN); skipped
 // with the reason otherwise. Namespace names carry the test's pid, so concurrent runs do not
 // clash; the addresses live inside the run's own namespaces, and N varies with the pid too.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sched.h>
-#include <signal.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <functional>
 #include <iostream>
 #include <map>
-#include <sstream>
-#include <thread>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "rpc/curve_keys.h"
 #include "runtime/file_util.h"
 #include "runtime/npy.h"
 #include "tests/model_test_util.h"
+#include "tests/netns_test_util.h"
 #include "tests/process_test_util.h"
 
 #if !defined(FERRY_TRACKER_PATH) || !defined(FERRY_AGENT_PATH) || !defined(FERRY_CLI_PATH)
@@ -42,9 +38,13 @@
 namespace ferry {
 namespace {
 
+using testing::AwaitEndpointFile;
+using testing::CreateNetnsOrSkip;
+using testing::NetnsLink;
+using testing::NetnsNetwork;
 using testing::StopChild;
+using testing::WaitExitCode;
 using testing::WaitFor;
-using testing::ShellQuote;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -53,13 +53,6 @@ using testing::TestLibraries;
 constexpr const char* kSecret = "multihost-test-secret-0123456789abcdef";
 constexpr const char* kKey = "multihost";
 
-std::string FindIp() {
-  for (const char* path : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
-    if (access(path, X_OK) == 0) return path;
-  }
-  return "";
-}
-
 class MultiHostTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
@@ -67,49 +60,14 @@ class MultiHostTest : public ::testing::TestWithParam<bool> {
     setrlimit(RLIMIT_CORE, &no_core);
     ASSERT_OK_AND_ASSIGN(compiler::TempDir dir, compiler::TempDir::Create("ferry-multihost-test-"));
     dir_ = std::make_unique<compiler::TempDir>(std::move(dir));
-    ip_ = FindIp();
-    if (ip_.empty()) GTEST_SKIP() << "iproute2's `ip` is not installed";
-    if (geteuid() != 0) {
-      GTEST_SKIP() << "creating network namespaces needs root (or CAP_NET_ADMIN); euid "
-                   << geteuid();
-    }
-    const std::string pid = std::to_string(getpid());
-    subnet_ = "10.77." + std::to_string(getpid() % 250 + 1) + ".";
-    for (const char* role : {"sw", "t", "a", "b", "c"})
-      names_[role] = "ferry-mh-" + pid + "-" + role;
-
-    // The switch: a bridge in a namespace of its own. A failure here means no namespaces.
-    std::string out;
-    Ip({"netns", "del", names_["sw"]}, &out);  // a stale one of a killed run with this pid
-    if (Ip({"netns", "add", names_["sw"]}, &out) != 0) {
-      GTEST_SKIP() << "cannot create a network namespace (needs root / CAP_NET_ADMIN): " << out;
-    }
-    created_.push_back(names_["sw"]);
-    if (Ip({"-n", names_["sw"], "link", "add", "br0", "type", "bridge"}, &out) != 0) {
-      GTEST_SKIP() << "cannot create a bridge in a namespace: " << out;
-    }
-    ASSERT_EQ(Ip({"-n", names_["sw"], "link", "set", "br0", "up"}, &out), 0) << out;
-    ASSERT_EQ(Ip({"-n", names_["sw"], "link", "set", "lo", "up"}, &out), 0) << out;
-    int host = 1;
-    for (const char* role : {"t", "a", "b", "c"}) {
-      const std::string ns = names_[role];
-      const std::string port = "p" + std::to_string(host);
-      Ip({"netns", "del", ns}, &out);
-      ASSERT_EQ(Ip({"netns", "add", ns}, &out), 0) << out;
-      created_.push_back(ns);
-      ASSERT_EQ(Ip({"-n", ns, "link", "set", "lo", "up"}, &out), 0) << out;
-      ASSERT_EQ(Ip({"-n", names_["sw"], "link", "add", port, "type", "veth", "peer", "name", "eth0",
-                    "netns", ns},
-                   &out),
-                0)
-          << out;
-      ASSERT_EQ(Ip({"-n", names_["sw"], "link", "set", port, "master", "br0"}, &out), 0) << out;
-      ASSERT_EQ(Ip({"-n", names_["sw"], "link", "set", port, "up"}, &out), 0) << out;
-      ASSERT_EQ(Ip({"-n", ns, "addr", "add", Address(host) + "/24", "dev", "eth0"}, &out), 0)
-          << out;
-      ASSERT_EQ(Ip({"-n", ns, "link", "set", "eth0", "up"}, &out), 0) << out;
-      ++host;
-    }
+    // The switch (ns sw) and the four hosts t, a, b, c: addresses .1 to .4.
+    CreateNetnsOrSkip({.prefix = "ferry-mh",
+                       .subnet = "10.77",
+                       .hosts = {"t", "a", "b", "c"},
+                       .link = NetnsLink::kBridge,
+                       .work_dir = dir_->path()},
+                      &net_);
+    if (net_ == nullptr) return;
     ASSERT_OK(WriteFileAtomically(Path("secret"), std::string(kSecret) + "\n"));
   }
 
@@ -124,62 +82,15 @@ class MultiHostTest : public ::testing::TestWithParam<bool> {
                   << ReadFile(entry.path().string()).value_or("") << "\n";
       }
     }
-    std::string out;
-    for (const std::string& ns : created_) {
-      // Whatever still runs in our namespaces was started by this test (session workers).
-      if (Ip({"netns", "pids", ns}, &out) == 0) {
-        std::istringstream pids(out);
-        for (long pid; pids >> pid;) {
-          if (pid > 0) kill(static_cast<pid_t>(pid), SIGKILL);
-        }
-      }
-      if (Ip({"netns", "del", ns}, &out) != 0)
-        ADD_FAILURE() << "cannot delete " << ns << ": " << out;
-    }
-    created_.clear();
+    net_.reset();  // kills what still runs in the namespaces (session workers), deletes them
   }
 
   std::string Path(const std::string& name) const { return dir_->path() + "/" + name; }
-  std::string Address(int host) const { return subnet_ + std::to_string(host); }
+  std::string Address(const std::string& host) const { return net_->Address(host); }
 
-  // Runs `ip args...`; returns its exit code and its output in `out`.
-  int Ip(const std::vector<std::string>& args, std::string* out) {
-    std::vector<std::string> all = {ip_};
-    all.insert(all.end(), args.begin(), args.end());
-    return Sh(all, out);
-  }
-
-  int Sh(const std::vector<std::string>& args, std::string* out) {
-    const std::string out_path = Path("cmd_" + std::to_string(calls_++) + ".out");
-    std::string command;
-    for (const std::string& arg : args) command += ShellQuote(arg) + " ";
-    command += "</dev/null >" + ShellQuote(out_path) + " 2>&1";
-    const int status = std::system(command.c_str());
-    *out = ReadFile(out_path).value_or("");
-    return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
-  // Starts `args` inside namespace `ns` with stdout and stderr to `log`. Returns the pid.
-  pid_t SpawnIn(const std::string& ns, std::vector<std::string> args, const std::string& log) {
-    std::string ns_path = "/run/netns/" + ns;
-    if (access(ns_path.c_str(), F_OK) != 0) ns_path = "/var/run/netns/" + ns;
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t pid = fork();
-    if (pid == 0) {
-      // Only async-signal-safe calls between fork and exec.
-      const int fd = open(ns_path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) _exit(126);
-      const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      const int in = open("/dev/null", O_RDONLY);
-      if (out < 0 || in < 0) _exit(126);
-      dup2(in, 0);
-      dup2(out, 1);
-      dup2(out, 2);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+  // Starts `args` inside host `host` with stdout and stderr to `log`. Returns the pid.
+  pid_t SpawnIn(const std::string& host, std::vector<std::string> args, const std::string& log) {
+    const pid_t pid = net_->Spawn(host, std::move(args), log);
     if (pid > 0) children_.push_back(pid);
     return pid;
   }
@@ -187,51 +98,28 @@ class MultiHostTest : public ::testing::TestWithParam<bool> {
   // Waits for `pid` to write `endpoint_file`; fails when it exits first or after 10 s.
   StatusOr<std::string> AwaitEndpoint(pid_t pid, const std::string& endpoint_file,
                                       const std::string& log) {
-    bool exited = false;
-    const bool written = WaitFor(
-        [&] {
-          if (std::filesystem::exists(endpoint_file)) return true;
-          exited = waitpid(pid, nullptr, WNOHANG) == pid;
-          return exited;
-        },
-        10s);
-    if (exited) {
-      std::erase(children_, pid);
-      return UnavailableError("exited before listening:\n" + ReadFile(log).value_or(""));
-    }
-    if (!written)
-      return DeadlineExceededError("no endpoint after 10 s:\n" + ReadFile(log).value_or(""));
-    ASSIGN_OR_RETURN(std::string endpoint, ReadFile(endpoint_file));
-    while (!endpoint.empty() && endpoint.back() == '\n') endpoint.pop_back();
+    StatusOr<std::string> endpoint = AwaitEndpointFile(pid, endpoint_file, log, 10s);
+    if (endpoint.status().code() == StatusCode::kUnavailable) std::erase(children_, pid);
     return endpoint;
   }
 
-  // Runs `ferry args...` in namespace `ns` and waits up to `timeout`. Returns the exit code
+  // Runs `ferry args...` inside host `host` and waits up to `timeout`. Returns the exit code
   // (-1 for a signal or a timeout, after which the process is killed).
-  int FerryIn(const std::string& ns, const std::vector<std::string>& args, std::string* out,
+  int FerryIn(const std::string& host, const std::vector<std::string>& args, std::string* out,
               std::chrono::milliseconds timeout = 30s) {
     std::vector<std::string> all = {FERRY_CLI_PATH};
     all.insert(all.end(), args.begin(), args.end());
     const std::string log = Path("ferry_" + std::to_string(calls_++) + ".out");
-    const pid_t pid = SpawnIn(ns, all, log);
+    const pid_t pid = SpawnIn(host, all, log);
     if (pid < 0) return -1;
-    int status = 0;
-    const bool exited = WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout);
-    if (!exited) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-    }
+    const int code = WaitExitCode(pid, timeout);
     std::erase(children_, pid);
     *out = ReadFile(log).value_or("");
-    return exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return code;
   }
 
-
   std::unique_ptr<compiler::TempDir> dir_;
-  std::string ip_;
-  std::string subnet_;
-  std::map<std::string, std::string> names_;  // role -> namespace name
-  std::vector<std::string> created_;          // namespaces to delete
+  std::unique_ptr<NetnsNetwork> net_;
   std::vector<pid_t> children_;
   int calls_ = 0;
 };
@@ -281,30 +169,29 @@ TEST_P(MultiHostTest, ModelRunsAcrossNamespacesThroughTheTracker) {
   // The tracker in ns t, on its own address.
   const std::string tracker_log = Path("tracker.log");
   const pid_t tracker_pid = SpawnIn(
-      names_["t"],
-      Concat({FERRY_TRACKER_PATH, "--listen", "tcp://" + Address(1) + ":*", "--secret-file",
+      "t",
+      Concat({FERRY_TRACKER_PATH, "--listen", "tcp://" + Address("t") + ":*", "--secret-file",
               Path("secret"), "--endpoint-file", Path("tracker.endpoint"), "--heartbeat-ms", "200"},
              flags.tracker),
       tracker_log);
   ASSERT_GT(tracker_pid, 0);
   ASSERT_OK_AND_ASSIGN(std::string tracker,
                        AwaitEndpoint(tracker_pid, Path("tracker.endpoint"), tracker_log));
-  ASSERT_EQ(tracker.rfind("tcp://" + Address(1) + ":", 0), 0u) << tracker;
+  ASSERT_EQ(tracker.rfind("tcp://" + Address("t") + ":", 0), 0u) << tracker;
 
   // An agent in each of ns a and ns b.
   std::vector<std::string> agents, agent_logs;
   std::vector<pid_t> agent_pids;
-  int host = 2;
   for (const char* role : {"a", "b"}) {
-    const std::vector<std::string>& security = flags.agent[host - 2];
+    const std::vector<std::string>& security = flags.agent[agent_pids.size()];
     const std::string name = std::string("agent_") + role;
     agent_logs.push_back(Path(name + ".log"));
     const pid_t pid =
-        SpawnIn(names_[role],
-                Concat({FERRY_AGENT_PATH, "--listen", "tcp://" + Address(host++) + ":*",
-                        "--tracker", tracker, "--key", kKey, "--secret-file", Path("secret"),
-                        "--heartbeat-ms", "200", "--endpoint-file", Path(name + ".endpoint"),
-                        "--work-dir", Path(name), "--session-timeout", "20"},
+        SpawnIn(role,
+                Concat({FERRY_AGENT_PATH, "--listen", "tcp://" + Address(role) + ":*", "--tracker",
+                        tracker, "--key", kKey, "--secret-file", Path("secret"), "--heartbeat-ms",
+                        "200", "--endpoint-file", Path(name + ".endpoint"), "--work-dir",
+                        Path(name), "--session-timeout", "20"},
                        security),
                 agent_logs.back());
     ASSERT_GT(pid, 0);
@@ -318,8 +205,10 @@ TEST_P(MultiHostTest, ModelRunsAcrossNamespacesThroughTheTracker) {
   std::string status;
   const bool registered = WaitFor(
       [&] {
-        if (FerryIn(names_["c"], Concat({"status", "--tracker", tracker, "--json", "--timeout", "2"}, flags.client),
-                    &status, 5s) != 0) {
+        if (FerryIn(
+                "c",
+                Concat({"status", "--tracker", tracker, "--json", "--timeout", "2"}, flags.client),
+                &status, 5s) != 0) {
           return false;
         }
         for (const std::string& agent : agents) {
@@ -336,14 +225,13 @@ TEST_P(MultiHostTest, ModelRunsAcrossNamespacesThroughTheTracker) {
   auto run_client = [&](int i) {
     std::string out;
     const std::string dir = Path("out" + std::to_string(i));
-    ASSERT_EQ(
-        FerryIn(names_["c"],
-                Concat({"run", library, "--tracker", tracker, "--key", kKey, "--input",
-                        "data=" + Path("in.npy"), "--output-dir", dir, "--repeat", "1",
-                        "--timeout", "20"},
-                       flags.client),
-                &out),
-        0)
+    ASSERT_EQ(FerryIn("c",
+                      Concat({"run", library, "--tracker", tracker, "--key", kKey, "--input",
+                              "data=" + Path("in.npy"), "--output-dir", dir, "--repeat", "1",
+                              "--timeout", "20"},
+                             flags.client),
+                      &out),
+              0)
         << out << "\ntracker log:\n"
         << ReadFile(tracker_log).value_or("");
     ASSERT_OK_AND_ASSIGN(NDArray output, LoadNpy(dir + "/output_0.npy"));
@@ -356,7 +244,9 @@ TEST_P(MultiHostTest, ModelRunsAcrossNamespacesThroughTheTracker) {
   auto served = [&](int i) {
     const std::string log = ReadFile(agent_logs[i]).value_or("");
     if (log.find("event=session_open ") == std::string::npos) return false;
-    EXPECT_NE(log.find("worker_endpoint=tcp://" + Address(2 + i) + ":"), std::string::npos) << log;
+    EXPECT_NE(log.find("worker_endpoint=tcp://" + Address(i == 0 ? "a" : "b") + ":"),
+              std::string::npos)
+        << log;
     return true;
   };
   run_client(0);
@@ -368,7 +258,9 @@ TEST_P(MultiHostTest, ModelRunsAcrossNamespacesThroughTheTracker) {
   std::erase(children_, agent_pids[first]);
   ASSERT_TRUE(WaitFor(
       [&] {
-        return FerryIn(names_["c"], Concat({"status", "--tracker", tracker, "--json", "--timeout", "2"}, flags.client),
+        return FerryIn("c",
+                       Concat({"status", "--tracker", tracker, "--json", "--timeout", "2"},
+                              flags.client),
                        &status, 5s) == 0 &&
                status.find("\"" + agents[first] + "\"") == std::string::npos &&
                status.find("\"" + agents[second] + "\"") != std::string::npos;

@@ -12,7 +12,8 @@ target_compile_definitions(tracker_integration_test PRIVATE
 add_dependencies(tracker_integration_test ferry-tracker ferry-agent ferry)
 # Tracker, agents and client in separate network namespaces joined by veth pairs (iproute2;
 # skipped with the reason without root / CAP_NET_ADMIN).
-ferry_add_test(multihost_test SOURCES multihost_test.cc LIBS ferry_rpc ferry_compiler)
+ferry_add_test(multihost_test SOURCES multihost_test.cc netns_test_util.cc
+               LIBS ferry_rpc ferry_compiler)
 target_compile_definitions(multihost_test PRIVATE
   FERRY_TRACKER_PATH="$<TARGET_FILE:ferry-tracker>"
   FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>"

@@ -12,7 +12,6 @@
 #include <optional>
 #include <string>
 #include <thread>
-
 #include <zmq.hpp>
 
 #include "rpc/agent_heartbeat.h"
@@ -23,6 +22,7 @@
 #include "rpc/tracker_client.h"
 #include "rpc/zap_handler.h"
 #include "tests/process_test_util.h"
+#include "tests/raw_peer_test_util.h"
 #include "tracker/tracker_server.h"
 
 #define FERRY_SEC_CONCAT_INNER(a, b) a##b
@@ -38,18 +38,15 @@ namespace ferry::tracker {
 namespace {
 
 using namespace std::chrono_literals;
+using ferry::testing::RawRequest;
+using ferry::testing::ReceiveFrames;
+using ferry::testing::SendFrames;
+using ferry::testing::WaitFor;
 using rpc::MessageType;
 using rpc::MessageWriter;
-using ferry::testing::WaitFor;
 
 constexpr const char* kSecret = "tracker-security-test-secret-0123456789";
 constexpr auto kReplyWait = 3s;
-
-void SendFrames(zmq::socket_t& socket, rpc::Frames frames) {
-  for (size_t i = 0; i < frames.size(); ++i) {
-    socket.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-  }
-}
 
 // Copies of `frames` (to send the same bytes twice).
 rpc::Frames Copy(const rpc::Frames& frames) {
@@ -61,35 +58,12 @@ rpc::Frames Copy(const rpc::Frames& frames) {
 // The next message on `socket` within `timeout`, parsed; nullopt when none came.
 std::optional<rpc::ParsedMessage> Receive(zmq::socket_t& socket,
                                           std::chrono::milliseconds timeout = kReplyWait) {
-  zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-  if (zmq::poll(&item, 1, timeout) <= 0) return std::nullopt;
-  rpc::Frames frames;
-  bool more = true;
-  while (more) {
-    zmq::message_t frame;
-    if (!socket.recv(frame, zmq::recv_flags::none)) return std::nullopt;
-    more = frame.more();
-    frames.push_back(std::move(frame));
-  }
-  StatusOr<rpc::ParsedMessage> parsed = rpc::ParseMessage(std::move(frames), rpc::ProtocolLimits{});
+  std::optional<rpc::Frames> frames = ReceiveFrames(socket, timeout);
+  if (!frames) return std::nullopt;
+  StatusOr<rpc::ParsedMessage> parsed =
+      rpc::ParseMessage(std::move(*frames), rpc::ProtocolLimits{});
   if (!parsed.ok()) return std::nullopt;
   return std::move(*parsed);
-}
-
-// A request header with any version and deadline: [version, type, id, deadline, body].
-rpc::Frames RawRequest(uint32_t version, MessageType type, uint64_t id, uint32_t deadline_ms,
-                       const std::function<void(msgpack::packer<msgpack::sbuffer>&)>& body) {
-  msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> p(buffer);
-  p.pack_array(5);
-  p.pack(version);
-  p.pack(static_cast<uint32_t>(type));
-  p.pack(id);
-  p.pack(deadline_ms);
-  body(p);
-  rpc::Frames frames;
-  frames.emplace_back(buffer.data(), buffer.size());
-  return frames;
 }
 
 rpc::AgentHeartbeat MakeHeartbeat(const std::string& agent_id, const std::string& address,
