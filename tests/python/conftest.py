@@ -233,11 +233,6 @@ def ferry():
 
 
 @pytest.fixture(scope="session")
-def has_rpc(ferry):
-    return hasattr(ferry, "rpc")
-
-
-@pytest.fixture(scope="session")
 def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("ferry")
 
@@ -396,7 +391,7 @@ def curve_agent(workdir, keys):
 
 @pytest.fixture
 def rpc(ferry):
-    """ferry.rpc, or a skip naming why it is absent."""
+    """ferry.rpc (its absence fails the test: the package must have it)."""
     if not hasattr(ferry, "rpc"):
         pytest.fail("ferry.rpc is not in this build of the package")
     return ferry.rpc
