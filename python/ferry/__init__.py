@@ -11,6 +11,8 @@ NotFoundError (a LookupError), ConnectionError (unavailable), TimeoutError, Perm
 NotImplementedError, ResourceExhaustedError, FailedPreconditionError, RuntimeError (internal).
 Each has a ``status_code`` attribute ("NOT_FOUND", ...).
 """
+import atexit as _atexit
+
 from . import _ferry
 from ._ferry import (  # noqa: F401
     BenchmarkResult,
@@ -60,3 +62,7 @@ try:
 except ImportError:
     pass
 del _name
+
+# Calls interrupted by Ctrl-C finish on their own threads (a remote one by its deadline);
+# wait for them at exit so none runs while the process unloads its libraries.
+_atexit.register(_ferry._wait_for_pending_calls)

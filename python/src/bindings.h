@@ -73,6 +73,10 @@ struct Function {
 // exception a handler raises) is raised at once while the abandoned call finishes on its own
 // thread and its result is dropped (remote calls are bounded by the session deadline).
 StatusOr<Value> CallFunction(const PackedFunc& func, std::vector<Value> args, bool interruptible);
+// Waits (GIL released) up to `timeout_s` for interruptible calls still running, including ones
+// abandoned by Ctrl-C; true when none is left. The package calls it at exit, so that no call
+// runs on while the process tears down its libraries.
+bool WaitForPendingCalls(double timeout_s);
 
 // Remote devices, duck-typed so the rpc part stays separate from the runtime part. Where the
 // runtime bindings take a device (`nd.array`, `nd.empty`, `copyto`, factory arguments,

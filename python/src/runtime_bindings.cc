@@ -1,8 +1,11 @@
 // Device, DataType, Module, PackedFunc, load_module and time_evaluator.
 #include <pybind11/pybind11.h>
+#include <Python.h>
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -162,41 +165,94 @@ Function GetFunction(const Module& module, const std::string& name, bool query_i
   return Function{func, name, name == "set_input", IsRemote(module)};
 }
 
-// A time evaluator: calling it with the timed function's arguments measures and returns a
-// BenchmarkResult.
-BenchmarkResult RunTimeEvaluator(const Function& f, const py::args& args) {
-  std::vector<Value> values;
-  for (const py::handle& arg : args) values.push_back(ToValue(arg));
-  NDArray seconds =
-      Unwrap(Unwrap(CallFunction(f.func, std::move(values), /*interruptible=*/true)).As<NDArray>());
-  BenchmarkResult result;
-  result.results.resize(static_cast<size_t>(seconds.NumElements()));
-  Check(seconds.CopyToBytes(result.results.data(), result.results.size() * sizeof(double)));
-  return result;
+std::vector<double> ReadSeconds(const Value& value) {
+  NDArray seconds = Unwrap(value.As<NDArray>());
+  std::vector<double> out(static_cast<size_t>(seconds.NumElements()));
+  Check(seconds.CopyToBytes(out.data(), out.size() * sizeof(double)));
+  return out;
 }
+
+std::vector<Value> ToValues(const py::args& args) {
+  std::vector<Value> values;
+  values.reserve(args.size());
+  for (const py::handle& arg : args) values.push_back(ToValue(arg));
+  return values;
+}
+
+// A local time evaluator, run one repeat per runtime call so that Ctrl-C (checked between
+// repeats) stops a long measurement; a single repeat cannot be interrupted (a running kernel
+// cannot be stopped safely). Each call warms up once; after the first repeat `number` starts
+// at the count that reached min_repeat_ms, so later repeats do not grow it again.
+class LocalTimer {
+ public:
+  LocalTimer(Module module, std::string name, Device device, TimeEvaluatorOptions options)
+      : module_(std::move(module)), name_(std::move(name)), device_(device), options_(options) {
+    // Checks the name and the options now, as the runtime does.
+    Unwrap(TimeEvaluator(module_, name_, device_, options_));
+  }
+
+  BenchmarkResult operator()(const py::args& args) const {
+    std::vector<Value> values = ToValues(args);
+    TimeEvaluatorOptions one = options_;
+    one.repeat = 1;
+    one.cooldown_ms = 0;
+    BenchmarkResult result;
+    for (int r = 0; r < options_.repeat; ++r) {
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      PackedFunc timer = Unwrap(TimeEvaluator(module_, name_, device_, one));
+      StatusOr<Value> seconds = [&] {
+        py::gil_scoped_release release;
+        if (r > 0 && options_.cooldown_ms > 0) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(options_.cooldown_ms));
+        }
+        return timer.CallPacked(values);
+      }();
+      std::vector<double> repeat_seconds = ReadSeconds(Unwrap(std::move(seconds)));
+      if (repeat_seconds.empty()) continue;
+      double per_call = repeat_seconds[0];
+      result.results.push_back(per_call);
+      if (options_.min_repeat_ms > 0 && per_call > 0) {
+        double needed = options_.min_repeat_ms / 1e3 / per_call;
+        if (needed > one.number) one.number = static_cast<int>(std::min(needed + 1, 1e9));
+      }
+    }
+    return result;
+  }
+
+ private:
+  Module module_;
+  std::string name_;
+  Device device_;
+  TimeEvaluatorOptions options_;
+};
 
 py::object MakeTimeEvaluator(const Module& module, const std::string& name, const py::object& dev,
                              int number, int repeat, int min_repeat_ms, int cooldown_ms) {
-  PackedFunc timer;
+  std::string doc_name = "time_evaluator(" + name + ")";
+  const char* doc =
+      "Runs the measurement with the timed function's arguments and returns a BenchmarkResult "
+      "(seconds per call: mean, median, min, max, std, results).";
   if (py::hasattr(dev, "_ferry_time_evaluator")) {
+    // A remote session measures on the agent; the wait is interruptible.
     py::object f = dev.attr("_ferry_time_evaluator")(module, name, number, repeat, min_repeat_ms,
                                                       cooldown_ms);
-    timer = f.cast<const Function&>().func;
-  } else {
-    Device device = ToDevice(dev);
-    if (device.is_remote()) {
-      throw py::value_error("time_evaluator on a remote module needs its session's device "
-                            "(remote.cpu(0)), not a bare " + device.ToString());
-    }
-    TimeEvaluatorOptions options{number, repeat, min_repeat_ms, cooldown_ms};
-    timer = Unwrap(TimeEvaluator(module, name, device, options));
+    PackedFunc timer = f.cast<const Function&>().func;
+    return py::cpp_function(
+        [timer](const py::args& args) {
+          return BenchmarkResult{ReadSeconds(
+              Unwrap(CallFunction(timer, ToValues(args), /*interruptible=*/true)))};
+        },
+        py::name(doc_name.c_str()), py::doc(doc));
   }
-  Function f{timer, name, false, true};
+  Device device = ToDevice(dev);
+  if (device.is_remote() || IsRemote(module)) {
+    throw py::value_error("time_evaluator on a remote module needs its session's device "
+                          "(remote.cpu(0)), not " + device.ToString());
+  }
+  LocalTimer timer(module, name, device, {number, repeat, min_repeat_ms, cooldown_ms});
   return py::cpp_function(
-      [f](const py::args& args) { return RunTimeEvaluator(f, args); },
-      py::name(("time_evaluator(" + name + ")").c_str()),
-      py::doc("Runs the measurement with the timed function's arguments and returns a "
-              "BenchmarkResult (seconds per call: mean, median, min, max, std, results)."));
+      [timer](const py::args& args) { return timer(args); }, py::name(doc_name.c_str()),
+      py::doc(doc));
 }
 
 void BindModule(py::module_& m) {
@@ -269,6 +325,8 @@ void BindRuntime(py::module_& m) {
   BindDataType(m);
   BindBenchmarkResult(m);
   BindModule(m);
+  m.def("_wait_for_pending_calls", &WaitForPendingCalls, py::arg("timeout_s") = 120.0,
+        "Waits for interruptible calls still running (e.g. abandoned by Ctrl-C); used at exit.");
 }
 
 }  // namespace ferry::python

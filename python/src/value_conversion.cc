@@ -6,7 +6,9 @@
 #include <pybind11/pybind11.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -55,7 +57,19 @@ PackedFunc WrapCallable(py::object callable) {
   });
 }
 
+// Interruptible calls still running (abandoned ones included); see WaitForPendingCalls.
+std::mutex g_pending_mutex;
+std::condition_variable g_pending_done;
+int g_pending_calls = 0;
+
 }  // namespace
+
+bool WaitForPendingCalls(double timeout_s) {
+  py::gil_scoped_release release;
+  std::unique_lock<std::mutex> lock(g_pending_mutex);
+  return g_pending_done.wait_for(lock, std::chrono::duration<double>(timeout_s),
+                                 [] { return g_pending_calls == 0; });
+}
 
 Device ToDevice(const py::handle& object) {
   if (py::isinstance<Device>(object)) return object.cast<Device>();
@@ -186,13 +200,19 @@ StatusOr<Value> CallFunction(const PackedFunc& func, std::vector<Value> args, bo
   std::future<StatusOr<Value>> future = call->result.get_future();
   {
     py::gil_scoped_release release;
-    std::thread([call] {
+    {
+      std::lock_guard<std::mutex> lock(g_pending_mutex);
+      ++g_pending_calls;
+    }
+    std::thread([call]() mutable {
       try {
         call->result.set_value(call->func.CallPacked(call->args));
       } catch (...) {
         call->result.set_exception(std::current_exception());
       }
-      call->args.clear();
+      call.reset();  // everything the call held goes before it counts as done
+      std::lock_guard<std::mutex> lock(g_pending_mutex);
+      if (--g_pending_calls == 0) g_pending_done.notify_all();
     }).detach();
     while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
       py::gil_scoped_acquire gil;
