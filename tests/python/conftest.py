@@ -429,7 +429,7 @@ def place(request, ferry, zoo_libs):
     """Where a model runs: a `Place` with .dev, .load(lib_path) -> Module, .name."""
     kind = request.param
     if kind == "local":
-        return Place(kind, None, ferry.cpu(0), ferry.load_module)
+        return Place(kind, None, ferry.cpu(0), lambda path: ferry.load_module(str(path)))
     fixture = {"agent": "remote", "tracker": "tracked_remote", "curve": "curve_remote"}[kind]
     session = request.getfixturevalue(fixture)
 
