@@ -146,8 +146,10 @@ def test_dlpack_ferry_to_torch(ferry):
 def test_dlpack_non_contiguous_refused(ferry):
     torch = pytest.importorskip("torch")
     t = torch.arange(12, dtype=torch.float32).reshape(3, 4).t()
-    with pytest.raises((ValueError, BufferError, TypeError)):
+    with pytest.raises(ValueError, match="contiguous"):
         ferry.nd.from_dlpack(t)
+    a = ferry.nd.from_dlpack(t.contiguous())
+    np.testing.assert_array_equal(a.numpy(), t.numpy())
 
 
 # --- libraries and executors --------------------------------------------------------------
