@@ -38,7 +38,7 @@ StatusOr<ParsedMessage> CallOnce(Channel& channel, Frames request, uint64_t id,
 
 // The bulk channel a CURVE worker offers in its Hello reply [bulk_port, bulk_key]: a plain
 // connection to that port on the worker's host, sealed under the key.
-StatusOr<std::unique_ptr<Channel>> OpenBulkChannel(std::shared_ptr<zmq::context_t> context,
+StatusOr<std::unique_ptr<SealedChannel>> OpenBulkChannel(std::shared_ptr<zmq::context_t> context,
                                                    const std::string& worker_endpoint,
                                                    const ParsedMessage& hello_reply,
                                                    const ZmqChannelOptions& worker_options) {
@@ -58,11 +58,9 @@ StatusOr<std::unique_ptr<Channel>> OpenBulkChannel(std::shared_ptr<zmq::context_
   plain.heartbeat_timeout_ms = worker_options.heartbeat_timeout_ms;
   ASSIGN_OR_RETURN(std::unique_ptr<ZmqChannel> channel,
                    ZmqChannel::Connect(std::move(context), endpoint, plain));
-  ASSIGN_OR_RETURN(std::unique_ptr<SealedChannel> sealed,
-                   SealedChannel::Create(std::move(channel),
-                                         std::string_view(key.via.bin.ptr, key.via.bin.size),
-                                         SealDirection::kClientToWorker));
-  return std::unique_ptr<Channel>(std::move(sealed));
+  return SealedChannel::Create(std::move(channel),
+                               std::string_view(key.via.bin.ptr, key.via.bin.size),
+                               SealDirection::kClientToWorker);
 }
 
 }  // namespace
@@ -96,9 +94,9 @@ StatusOr<RemoteSession> Connect(const std::string& agent_endpoint, const Connect
   hello.packer().pack(token);
   StatusOr<ParsedMessage> greeted = CallOnce(*worker, std::move(hello).Finish(), 1, deadline);
   if (!greeted.ok()) return greeted.status().WithContext("greeting session worker " + worker_endpoint);
-  std::unique_ptr<Channel> bulk;
+  std::unique_ptr<SealedChannel> bulk;
   if (greeted->body_size() >= 2 && options.use_bulk_path && options.channel.curve_identity) {
-    StatusOr<std::unique_ptr<Channel>> opened =
+    StatusOr<std::unique_ptr<SealedChannel>> opened =
         OpenBulkChannel(context, worker_endpoint, *greeted, options.channel);
     if (!opened.ok()) return opened.status().WithContext("the worker's bulk path");
     bulk = std::move(*opened);

@@ -14,6 +14,14 @@ namespace {
 constexpr size_t kAadBytes = kSealNonceBytes + 8;
 // EVP takes int lengths; frames are fed in pieces of at most this.
 constexpr size_t kMaxUpdateBytes = size_t{1} << 30;
+// OpenInPlace copies frames up to this size (message headers) rather than keep their sealed
+// buffers alive behind a second allocation.
+constexpr size_t kCopyOpenedBytes = 4096;
+
+Status Refused(size_t index, size_t count, const std::string& why) {
+  return PermissionDeniedError("bulk frame " + std::to_string(index) + " of " +
+                               std::to_string(count) + " does not open: " + why);
+}
 
 void PutU32(unsigned char* out, uint32_t v) {
   for (int i = 3; i >= 0; --i, v >>= 8) out[i] = static_cast<unsigned char>(v & 0xff);
@@ -123,45 +131,94 @@ StatusOr<MessageOpener> MessageOpener::Create(std::string_view key, SealDirectio
   return MessageOpener(std::move(context), direction);
 }
 
-StatusOr<Frames> MessageOpener::Open(const Frames& frames) {
-  const size_t count = frames.size();
-  auto refuse = [&](size_t index, const std::string& why) {
-    return PermissionDeniedError("bulk frame " + std::to_string(index) + " of " +
-                                 std::to_string(count) + " does not open: " + why);
-  };
-  if (count == 0) return PermissionDeniedError("an empty bulk message");
+std::string MessageOpener::CheckCount(size_t count) const {
   if (count > std::numeric_limits<uint32_t>::max() ||
       std::numeric_limits<uint64_t>::max() - counter_ < count) {
-    return refuse(0, "too many frames");
+    return "too many frames";
+  }
+  return "";
+}
+
+std::string MessageOpener::OpenFrame(const zmq::message_t& sealed, size_t index, size_t count,
+                                     unsigned char* out) {
+  if (sealed.size() < kSealOverheadBytes) return "shorter than nonce and tag";
+  const auto* bytes = static_cast<const unsigned char*>(sealed.data());
+  unsigned char expected[kSealNonceBytes];
+  MakeNonce(direction_, counter_ + index, expected);
+  if (std::memcmp(bytes, expected, kSealNonceBytes) != 0) {
+    return "not the next nonce of this direction (replayed, reordered or lost)";
+  }
+  const size_t size = sealed.size() - kSealOverheadBytes;
+  unsigned char aad[kAadBytes];
+  MakeAad(expected, static_cast<uint32_t>(index), static_cast<uint32_t>(count), aad);
+  // Copied first: decrypting in place may not overwrite it, but it must not be read late.
+  unsigned char tag[kSealTagBytes];
+  std::memcpy(tag, bytes + kSealNonceBytes + size, kSealTagBytes);
+  EVP_CIPHER_CTX* ctx = context_.get();
+  int written = 0;
+  if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, expected) != 1 ||
+      EVP_DecryptUpdate(ctx, nullptr, &written, aad, sizeof(aad)) != 1 ||
+      !UpdateAll(ctx, EVP_DecryptUpdate, out, bytes + kSealNonceBytes, size) ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kSealTagBytes, tag) != 1 ||
+      EVP_DecryptFinal_ex(ctx, out + size, &written) != 1) {
+    return "authentication failed";
+  }
+  return "";
+}
+
+StatusOr<Frames> MessageOpener::Open(const Frames& frames) {
+  const size_t count = frames.size();
+  if (count == 0) return PermissionDeniedError("an empty bulk message");
+  if (std::string why = CheckCount(count); !why.empty()) return Refused(0, count, why);
+  Frames opened;
+  opened.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    zmq::message_t plain(frames[i].size() >= kSealOverheadBytes
+                             ? frames[i].size() - kSealOverheadBytes
+                             : 0);
+    std::string why =
+        OpenFrame(frames[i], i, count, static_cast<unsigned char*>(plain.data()));
+    if (!why.empty()) return Refused(i, count, why);
+    opened.push_back(std::move(plain));
+  }
+  counter_ += count;
+  return opened;
+}
+
+StatusOr<Frames> MessageOpener::OpenInPlace(Frames frames, std::optional<Destination> into) {
+  const size_t count = frames.size();
+  if (count == 0) return PermissionDeniedError("an empty bulk message");
+  if (std::string why = CheckCount(count); !why.empty()) return Refused(0, count, why);
+  // The frame opened straight into `into`, if any.
+  const size_t direct = into && !into->bytes.empty() && into->index < count &&
+                                frames[into->index].size() == into->bytes.size() + kSealOverheadBytes
+                            ? into->index
+                            : count;
+  for (size_t i = 0; i < count; ++i) {
+    auto* out = i == direct ? reinterpret_cast<unsigned char*>(into->bytes.data())
+                            : static_cast<unsigned char*>(frames[i].data()) + kSealNonceBytes;
+    std::string why = OpenFrame(frames[i], i, count, out);
+    if (!why.empty()) return Refused(i, count, why);
   }
   Frames opened;
   opened.reserve(count);
-  EVP_CIPHER_CTX* ctx = context_.get();
   for (size_t i = 0; i < count; ++i) {
-    const zmq::message_t& sealed = frames[i];
-    if (sealed.size() < kSealOverheadBytes) return refuse(i, "shorter than nonce and tag");
-    const auto* bytes = static_cast<const unsigned char*>(sealed.data());
-    unsigned char expected[kSealNonceBytes];
-    MakeNonce(direction_, counter_ + i, expected);
-    if (std::memcmp(bytes, expected, kSealNonceBytes) != 0) {
-      return refuse(i, "not the next nonce of this direction (replayed, reordered or lost)");
-    }
+    zmq::message_t& sealed = frames[i];
     const size_t size = sealed.size() - kSealOverheadBytes;
-    unsigned char aad[kAadBytes];
-    MakeAad(expected, static_cast<uint32_t>(i), static_cast<uint32_t>(count), aad);
-    zmq::message_t plain(size);
-    unsigned char tag[kSealTagBytes];
-    std::memcpy(tag, bytes + kSealNonceBytes + size, kSealTagBytes);
-    int written = 0;
-    if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, expected) != 1 ||
-        EVP_DecryptUpdate(ctx, nullptr, &written, aad, sizeof(aad)) != 1 ||
-        !UpdateAll(ctx, EVP_DecryptUpdate, static_cast<unsigned char*>(plain.data()),
-                   bytes + kSealNonceBytes, size) ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kSealTagBytes, tag) != 1 ||
-        EVP_DecryptFinal_ex(ctx, static_cast<unsigned char*>(plain.data()) + size, &written) != 1) {
-      return refuse(i, "authentication failed");
+    if (i == direct) {
+      opened.emplace_back(into->bytes.data(), size, nullptr, nullptr);
+      continue;
     }
-    opened.push_back(std::move(plain));
+    char* plain = static_cast<char*>(sealed.data()) + kSealNonceBytes;
+    if (size <= kCopyOpenedBytes) {
+      opened.emplace_back(plain, size);
+      continue;
+    }
+    // The plaintext frame owns the sealed one, and frees it with itself.
+    auto* owner = new zmq::message_t(std::move(sealed));
+    opened.emplace_back(
+        plain, size, [](void*, void* hint) { delete static_cast<zmq::message_t*>(hint); },
+        owner);
   }
   counter_ += count;
   return opened;

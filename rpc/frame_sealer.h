@@ -17,6 +17,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -80,12 +82,34 @@ class MessageOpener {
   // authentication; the expected counter is then unchanged and nothing is returned.
   StatusOr<Frames> Open(const Frames& frames);
 
+  // Open without a copy: the same checks and errors as Open, but `frames` is consumed and
+  // decrypted where it lies, and each returned frame of more than a few KiB refers to the
+  // plaintext inside its sealed buffer (which it keeps alive) instead of a fresh allocation.
+  // The buffers must be the caller's own (as ZeroMQ hands received messages over). What a
+  // refused message's buffers hold afterwards is unspecified; they are freed.
+  //
+  // With `into`, when frame `into->index` exists and opens to exactly `into->bytes.size()`
+  // bytes, it is decrypted straight into `into->bytes` (no copy out of the sealed buffer),
+  // and the returned frame refers to that memory without owning it. When the message is
+  // refused, `into->bytes` may hold any bytes.
+  struct Destination {
+    size_t index = 0;
+    std::span<char> bytes;
+  };
+  StatusOr<Frames> OpenInPlace(Frames frames, std::optional<Destination> into = std::nullopt);
+
   // The counter the next message must start with.
   uint64_t next_counter() const { return counter_; }
 
  private:
   MessageOpener(internal::CipherContext context, SealDirection direction)
       : context_(std::move(context)), direction_(direction) {}
+  // Checks and decrypts frame `index` of `count` (`sealed`) into `out` (size - overhead
+  // bytes; may be sealed + kSealNonceBytes). Returns the reason on failure, else "".
+  std::string OpenFrame(const zmq::message_t& sealed, size_t index, size_t count,
+                        unsigned char* out);
+  // The common checks on a whole message; "" when it may be opened frame by frame.
+  std::string CheckCount(size_t count) const;
   internal::CipherContext context_;
   SealDirection direction_;
   uint64_t counter_ = 0;

@@ -119,13 +119,14 @@ Status RemoteDeviceApi::CopyFromRemote(uint64_t handle, char* to, size_t bytes) 
   };
   std::deque<Pending> in_flight;
   auto receive = [&](const Pending& p) -> Status {
-    ASSIGN_OR_RETURN(ParsedMessage reply, core_->Await(p.id));
+    // On the bulk path the chunk is opened straight into place.
+    ASSIGN_OR_RETURN(ParsedMessage reply, core_->Await(p.id, std::span(to + p.offset, p.size)));
     ASSIGN_OR_RETURN(const zmq::message_t* frame, reply.Frame(1));
     if (frame->size() != p.size) {
       return InternalError("remote copy returned " + std::to_string(frame->size()) +
                            " bytes instead of " + std::to_string(p.size));
     }
-    std::memcpy(to + p.offset, frame->data(), p.size);
+    if (frame->data() != to + p.offset) std::memcpy(to + p.offset, frame->data(), p.size);
     return Status::Ok();
   };
   for (size_t offset = 0; offset < bytes; offset += kChunkBytes) {

@@ -33,6 +33,16 @@ Status SealedChannel::Send(Frames frames, Deadline deadline) {
 }
 
 StatusOr<std::optional<Frames>> SealedChannel::Receive(Deadline deadline) {
+  return ReceiveOpened(deadline, std::nullopt);
+}
+
+StatusOr<std::optional<Frames>> SealedChannel::ReceiveInto(Deadline deadline,
+                                                           MessageOpener::Destination into) {
+  return ReceiveOpened(deadline, into);
+}
+
+StatusOr<std::optional<Frames>> SealedChannel::ReceiveOpened(
+    Deadline deadline, std::optional<MessageOpener::Destination> into) {
   if (!broken_.ok()) return broken_;
   StatusOr<std::optional<Frames>> received = inner_->Receive(deadline);
   if (!received.ok()) {
@@ -40,7 +50,7 @@ StatusOr<std::optional<Frames>> SealedChannel::Receive(Deadline deadline) {
     return broken_;
   }
   if (!received->has_value()) return std::optional<Frames>();
-  StatusOr<Frames> opened = opener_.Open(**received);
+  StatusOr<Frames> opened = opener_.OpenInPlace(std::move(**received), into);
   if (!opened.ok()) {
     broken_ = opened.status().WithContext("bulk connection");
     return broken_;

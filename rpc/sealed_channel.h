@@ -40,7 +40,17 @@ class SealedChannel final : public Channel {
   Status Send(Frames frames, Deadline deadline) override;
   StatusOr<std::optional<Frames>> Receive(Deadline deadline) override;
 
+  // Receive, opening frame `into.index` of the message straight into `into.bytes` when it is
+  // exactly that long (MessageOpener::OpenInPlace): the returned frame then refers to that
+  // memory, and nothing is copied. Whatever message arrives is opened this way, so `into`
+  // is written only with bytes that authenticated under the session's key, and may hold any
+  // bytes when Receive fails.
+  StatusOr<std::optional<Frames>> ReceiveInto(Deadline deadline,
+                                              MessageOpener::Destination into);
+
  private:
+  StatusOr<std::optional<Frames>> ReceiveOpened(Deadline deadline,
+                                                std::optional<MessageOpener::Destination> into);
   SealedChannel(std::unique_ptr<Channel> inner, MessageSealer sealer, MessageOpener opener)
       : inner_(std::move(inner)), sealer_(std::move(sealer)), opener_(std::move(opener)) {}
 

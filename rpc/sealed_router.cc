@@ -36,7 +36,7 @@ std::optional<Frames> SealedRouter::Receive(std::string* dropped) {
     *dropped = "a message from a connection other than the session's bulk connection";
     return std::nullopt;
   }
-  StatusOr<Frames> opened = opener_.Open(message->frames);
+  StatusOr<Frames> opened = opener_.OpenInPlace(std::move(message->frames));
   if (!opened.ok()) {
     *dropped =
         opened.status().message() + (bound_ ? "" : " (from a connection that has not been bound)");

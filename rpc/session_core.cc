@@ -16,7 +16,7 @@ constexpr auto kCloseTimeout = std::chrono::milliseconds(1000);
 
 SessionCore::SessionCore(std::unique_ptr<Channel> worker, std::unique_ptr<Channel> agent,
                          std::string session_id, std::chrono::milliseconds timeout,
-                         std::unique_ptr<Channel> bulk)
+                         std::unique_ptr<SealedChannel> bulk)
     : worker_(std::move(worker)),
       agent_(std::move(agent)),
       bulk_(std::move(bulk)),
@@ -61,7 +61,7 @@ StatusOr<uint64_t> SessionCore::Send(MessageType type, uint32_t body_size, const
   return id;
 }
 
-StatusOr<ParsedMessage> SessionCore::Await(uint64_t request_id) {
+StatusOr<ParsedMessage> SessionCore::Await(uint64_t request_id, std::span<char> payload_into) {
   const Deadline deadline = Clock::now() + timeout_;
   Channel* channel = worker_.get();
   if (auto it = bulk_ids_.find(request_id); it != bulk_ids_.end()) {
@@ -69,8 +69,11 @@ StatusOr<ParsedMessage> SessionCore::Await(uint64_t request_id) {
     bulk_ids_.erase(bulk_ids_.begin(), std::next(it));
     channel = bulk_.get();
   }
+  const bool open_into = channel == bulk_.get() && !payload_into.empty();
   while (true) {
-    StatusOr<std::optional<Frames>> received = channel->Receive(deadline);
+    StatusOr<std::optional<Frames>> received =
+        open_into ? bulk_->ReceiveInto(deadline, {.index = 1, .bytes = payload_into})
+                  : channel->Receive(deadline);
     if (!received.ok()) {
       // A bulk reply that does not open is not a lost worker.
       if (channel == bulk_.get() && received.status().code() != StatusCode::kUnavailable) {

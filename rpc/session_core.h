@@ -24,11 +24,13 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "rpc/channel.h"
 #include "rpc/message.h"
+#include "rpc/sealed_channel.h"
 #include "runtime/device_api.h"
 #include "runtime/object.h"
 #include "runtime/value.h"
@@ -68,7 +70,7 @@ class SessionCore : public Object {
   // everything goes to `worker`) carries the bulk requests.
   SessionCore(std::unique_ptr<Channel> worker, std::unique_ptr<Channel> agent,
               std::string session_id, std::chrono::milliseconds timeout,
-              std::unique_ptr<Channel> bulk = nullptr);
+              std::unique_ptr<SealedChannel> bulk = nullptr);
   ~SessionCore() override;
 
   // Builds a request of `type` with `body_size` items packed by `pack`, sends it and waits
@@ -83,7 +85,14 @@ class SessionCore : public Object {
   // so Await takes them oldest first. Errors of the bulk channel: its own (a reply that does
   // not open is kPermissionDenied, and every later bulk request fails the same way).
   StatusOr<uint64_t> Send(MessageType type, uint32_t body_size, const PackBody& pack);
-  StatusOr<ParsedMessage> Await(uint64_t request_id);
+  //
+  // With `payload_into` (not empty) and a bulk channel, a reply whose frame 1 is exactly
+  // `payload_into.size()` bytes is opened straight into it (SealedChannel::ReceiveInto), and
+  // that frame then refers to `payload_into` instead of owning a copy: compare its data()
+  // before copying. The same holds for an earlier reply Await skips on the way (an abandoned
+  // request's), which a later one then overwrites; after an error `payload_into` may hold any
+  // bytes. Without a bulk channel it is ignored.
+  StatusOr<ParsedMessage> Await(uint64_t request_id, std::span<char> payload_into = {});
   // Holds the call lock for a sequence of Send/Await.
   std::unique_lock<std::mutex> Lock() { return std::unique_lock(call_mutex_); }
 
@@ -121,7 +130,7 @@ class SessionCore : public Object {
 
   std::unique_ptr<Channel> worker_;
   std::unique_ptr<Channel> agent_;
-  std::unique_ptr<Channel> bulk_;
+  std::unique_ptr<SealedChannel> bulk_;
   std::string session_id_;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<DeviceApi> device_api_;
