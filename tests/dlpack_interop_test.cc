@@ -80,8 +80,7 @@ TEST(DLPackInteropTest, FromDLPackRefusesNonCompactStridesNamingThemAndKeepsOwne
   StatusOr<NDArray> a = FromDLPack(&transposed.managed);
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(a.status().message().find("strides [1, 3]"), std::string::npos)
-      << a.status().message();
+  EXPECT_NE(a.status().message().find("strides [1, 3]"), std::string::npos) << a.status().message();
   EXPECT_EQ(transposed.deleted, 0);
 }
 
@@ -114,7 +113,8 @@ TEST(DLPackInteropTest, RoundTripSharesTheSameMemory) {
 
 TEST(DLPackInteropTest, ToDLPackRefusesRemoteArrays) {
   static float storage[1];
-  NDArray remote = NDArray::Borrow(storage, {1}, DataType::Float32(), Device::Remote(Device::Cpu()));
+  NDArray remote =
+      NDArray::Borrow(storage, {1}, DataType::Float32(), Device::Remote(Device::Cpu()));
   EXPECT_EQ(ToDLPack(remote).status().code(), StatusCode::kInvalidArgument);
 }
 

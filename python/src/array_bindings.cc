@@ -20,7 +20,8 @@ namespace {
 std::vector<int64_t> ToShape(const py::handle& shape) {
   if (py::isinstance<py::int_>(shape)) return {shape.cast<int64_t>()};
   std::vector<int64_t> dims;
-  for (const py::handle& d : shape) dims.push_back(py::int_(py::reinterpret_borrow<py::object>(d)).cast<int64_t>());
+  for (const py::handle& d : shape)
+    dims.push_back(py::int_(py::reinterpret_borrow<py::object>(d)).cast<int64_t>());
   return dims;
 }
 
@@ -67,11 +68,12 @@ void CopyInto(NDArray target, const py::object& source) {
     return;
   }
   py::module_ numpy = py::module_::import("numpy");
-  py::array array = numpy.attr("ascontiguousarray")(source, ToNumpyDtype(target.dtype()));
+  py::array array =
+      numpy.attr("asarray")(source, ToNumpyDtype(target.dtype()), py::arg("order") = "C");
   std::vector<int64_t> shape(array.shape(), array.shape() + array.ndim());
   if (shape != target.shape()) {
-    throw py::value_error("copyfrom: array shape " + ShapeToString(shape) +
-                          " does not match " + ShapeToString(target.shape()));
+    throw py::value_error("copyfrom: array shape " + ShapeToString(shape) + " does not match " +
+                          ShapeToString(target.shape()));
   }
   const void* src = array.data();
   size_t bytes = static_cast<size_t>(array.nbytes());
@@ -105,18 +107,18 @@ NDArray FromCapsule(const py::handle& capsule) {
   if (!PyCapsule_IsValid(capsule.ptr(), kCapsuleName)) {
     throw py::value_error("from_dlpack: the capsule is not an unconsumed DLPack tensor");
   }
-  auto* producer =
-      static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule.ptr(), kCapsuleName));
+  auto* producer = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule.ptr(), kCapsuleName));
   // The array may die on any thread, without the GIL, but a Python producer's deleter (numpy's
   // decrefs its array) needs it: wrap the tensor in one whose deleter takes the GIL first.
   auto* wrapper = new DLManagedTensor{producer->dl_tensor, producer, [](DLManagedTensor* self) {
-    auto* inner = static_cast<DLManagedTensor*>(self->manager_ctx);
-    if (inner->deleter != nullptr && Py_IsInitialized()) {
-      py::gil_scoped_acquire gil;
-      inner->deleter(inner);
-    }
-    delete self;
-  }};
+                                        auto* inner =
+                                            static_cast<DLManagedTensor*>(self->manager_ctx);
+                                        if (inner->deleter != nullptr && Py_IsInitialized()) {
+                                          py::gil_scoped_acquire gil;
+                                          inner->deleter(inner);
+                                        }
+                                        delete self;
+                                      }};
   StatusOr<NDArray> array = FromDLPack(wrapper);
   if (!array.ok()) {
     delete wrapper;  // the capsule still owns the producer's tensor
@@ -146,7 +148,7 @@ std::string Repr(const NDArray& a) {
 
 NDArray NDArrayFromNumpy(const py::array& source, const py::handle& device) {
   py::module_ numpy = py::module_::import("numpy");
-  py::array array = numpy.attr("ascontiguousarray")(source);
+  py::array array = numpy.attr("asarray")(source, py::arg("order") = "C");
   DataType dtype = ToDataType(array.dtype());
   std::vector<int64_t> shape(array.shape(), array.shape() + array.ndim());
   NDArray out = EmptyOn(shape, dtype, device);
@@ -172,12 +174,13 @@ void BindArrays(py::module_& m) {
           "Address of the first element (a device address off the CPU).")
       .def("numpy", &ToNumpy, "A copy as a new numpy array.")
       .def("asnumpy", &ToNumpy, "Same as numpy() (TVM's older name).")
-      .def("__array__",
-           [](const NDArray& a, const py::object& dtype) {
-             py::array out = ToNumpy(a);
-             return dtype.is_none() ? out : py::array(out.attr("astype")(dtype));
-           },
-           py::arg("dtype") = py::none())
+      .def(
+          "__array__",
+          [](const NDArray& a, const py::object& dtype) {
+            py::array out = ToNumpy(a);
+            return dtype.is_none() ? out : py::array(out.attr("astype")(dtype));
+          },
+          py::arg("dtype") = py::none())
       .def(
           "copyfrom",
           [](NDArray self, const py::object& source) {
@@ -261,9 +264,10 @@ NDArray NDArrayFromDLPackObject(const py::handle& object) {
   if (py::isinstance<NDArray>(object)) return object.cast<NDArray>();
   if (PyCapsule_CheckExact(object.ptr())) return FromCapsule(object);
   if (!py::hasattr(object, "__dlpack__")) {
-    throw py::type_error("from_dlpack expects an object with __dlpack__ (a torch tensor, a "
-                         "numpy array) or a DLPack capsule, got " +
-                         std::string(py::str(object.get_type().attr("__name__"))));
+    throw py::type_error(
+        "from_dlpack expects an object with __dlpack__ (a torch tensor, a "
+        "numpy array) or a DLPack capsule, got " +
+        std::string(py::str(object.get_type().attr("__name__"))));
   }
   py::object capsule;
   if (py::hasattr(object, "__dlpack_device__")) {

@@ -1,15 +1,15 @@
 // Device, DataType, Module, PackedFunc, load_module and time_evaluator.
-#include <pybind11/pybind11.h>
 #include <Python.h>
+#include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bindings.h"
@@ -27,9 +27,12 @@ namespace {
 
 void BindDevice(py::module_& m) {
   py::class_<Device>(m, "Device", "A device: DLPack's device type and an ordinal.")
-      .def(py::init([](int type, int id) { return Device{static_cast<DLDeviceType>(type), id}; }),
+      .def(py::init([](int type, int id) {
+             return Device{static_cast<DLDeviceType>(type), id};
+           }),
            py::arg("device_type"), py::arg("device_id") = 0)
-      .def_property_readonly("device_type", [](const Device& d) { return static_cast<int>(d.type); })
+      .def_property_readonly("device_type",
+                             [](const Device& d) { return static_cast<int>(d.type); })
       .def_property_readonly("device_id", [](const Device& d) { return d.id; })
       .def_property_readonly("is_remote", &Device::is_remote)
       .def_property_readonly(
@@ -42,23 +45,26 @@ void BindDevice(py::module_& m) {
             return (*api)->GetAttributes(d).exists;
           },
           "Whether this (local) device exists.")
-      .def_property_readonly(
-          "device_name",
-          [](const Device& d) -> py::object {
-            StatusOr<DeviceApi*> api = GetDeviceApi(d.type);
-            if (d.is_remote() || !api.ok()) return py::none();
-            return py::str((*api)->GetAttributes(d).name);
-          })
-      .def("__repr__", [](const Device& d) {
-        if (d.is_remote()) return "remote[" + d.Local().ToString() + "]";
-        return d.ToString();
-      })
+      .def_property_readonly("device_name",
+                             [](const Device& d) -> py::object {
+                               StatusOr<DeviceApi*> api = GetDeviceApi(d.type);
+                               if (d.is_remote() || !api.ok()) return py::none();
+                               return py::str((*api)->GetAttributes(d).name);
+                             })
+      .def("__repr__",
+           [](const Device& d) {
+             if (d.is_remote()) return "remote[" + d.Local().ToString() + "]";
+             return d.ToString();
+           })
       .def("__eq__", [](const Device& a, const Device& b) { return a == b; })
-      .def("__hash__", [](const Device& d) { return py::hash(py::make_tuple(static_cast<int>(d.type), d.id)); });
+      .def("__hash__", [](const Device& d) {
+        return py::hash(py::make_tuple(static_cast<int>(d.type), d.id));
+      });
   m.def("cpu", &Device::Cpu, py::arg("dev_id") = 0, "The CPU device `dev_id`.");
   m.def("cuda", &Device::Cuda, py::arg("dev_id") = 0, "The CUDA device `dev_id`.");
-  m.def("device", [](const std::string& text) { return Unwrap(ParseDevice(text)); },
-        py::arg("name"), "Parses \"cpu\", \"cpu(0)\", \"cuda:1\"; ValueError otherwise.");
+  m.def(
+      "device", [](const std::string& text) { return Unwrap(ParseDevice(text)); }, py::arg("name"),
+      "Parses \"cpu\", \"cpu(0)\", \"cuda:1\"; ValueError otherwise.");
 }
 
 void BindDataType(py::module_& m) {
@@ -88,8 +94,9 @@ struct BenchmarkResult {
   std::vector<double> results;
 
   double mean() const {
-    return results.empty() ? 0 : std::accumulate(results.begin(), results.end(), 0.0) /
-                                     static_cast<double>(results.size());
+    return results.empty() ? 0
+                           : std::accumulate(results.begin(), results.end(), 0.0) /
+                                 static_cast<double>(results.size());
   }
   double median() const {
     if (results.empty()) return 0;
@@ -123,8 +130,9 @@ void BindBenchmarkResult(py::module_& m) {
   py::class_<BenchmarkResult>(m, "BenchmarkResult",
                               "Timings of a time evaluator, in seconds per call (one entry of "
                               "`results` per repeat).")
-      .def(py::init([](std::vector<double> results) { return BenchmarkResult{std::move(results)}; }),
-           py::arg("results"))
+      .def(
+          py::init([](std::vector<double> results) { return BenchmarkResult{std::move(results)}; }),
+          py::arg("results"))
       .def_readonly("results", &BenchmarkResult::results)
       .def_property_readonly("mean", &BenchmarkResult::mean)
       .def_property_readonly("median", &BenchmarkResult::median)
@@ -132,8 +140,8 @@ void BindBenchmarkResult(py::module_& m) {
       .def_property_readonly("max", &BenchmarkResult::max)
       .def_property_readonly("std", &BenchmarkResult::std)
       .def("__repr__", [](const BenchmarkResult& r) {
-        return "BenchmarkResult(mean=" + Milliseconds(r.mean()) + ", median=" +
-               Milliseconds(r.median()) + ", min=" + Milliseconds(r.min()) +
+        return "BenchmarkResult(mean=" + Milliseconds(r.mean()) +
+               ", median=" + Milliseconds(r.median()) + ", min=" + Milliseconds(r.min()) +
                ", max=" + Milliseconds(r.max()) + ", std=" + Milliseconds(r.std()) +
                ", repeat=" + std::to_string(r.results.size()) + ")";
       });
@@ -234,25 +242,26 @@ py::object MakeTimeEvaluator(const Module& module, const std::string& name, cons
       "(seconds per call: mean, median, min, max, std, results).";
   if (py::hasattr(dev, "_ferry_time_evaluator")) {
     // A remote session measures on the agent; the wait is interruptible.
-    py::object f = dev.attr("_ferry_time_evaluator")(module, name, number, repeat, min_repeat_ms,
-                                                      cooldown_ms);
+    py::object f =
+        dev.attr("_ferry_time_evaluator")(module, name, number, repeat, min_repeat_ms, cooldown_ms);
     PackedFunc timer = f.cast<const Function&>().func;
     return py::cpp_function(
         [timer](const py::args& args) {
-          return BenchmarkResult{ReadSeconds(
-              Unwrap(CallFunction(timer, ToValues(args), /*interruptible=*/true)))};
+          return BenchmarkResult{
+              ReadSeconds(Unwrap(CallFunction(timer, ToValues(args), /*interruptible=*/true)))};
         },
         py::name(doc_name.c_str()), py::doc(doc));
   }
   Device device = ToDevice(dev);
   if (device.is_remote() || IsRemote(module)) {
-    throw py::value_error("time_evaluator on a remote module needs its session's device "
-                          "(remote.cpu(0)), not " + device.ToString());
+    throw py::value_error(
+        "time_evaluator on a remote module needs its session's device "
+        "(remote.cpu(0)), not " +
+        device.ToString());
   }
   LocalTimer timer(module, name, device, {number, repeat, min_repeat_ms, cooldown_ms});
-  return py::cpp_function(
-      [timer](const py::args& args) { return timer(args); }, py::name(doc_name.c_str()),
-      py::doc(doc));
+  return py::cpp_function([timer](const py::args& args) { return timer(args); },
+                          py::name(doc_name.c_str()), py::doc(doc));
 }
 
 void BindModule(py::module_& m) {
@@ -267,21 +276,21 @@ void BindModule(py::module_& m) {
       });
 
   py::class_<Module>(m, "Module", "A collection of functions: a library, a factory, an executor.")
-      .def("__getitem__",
-           [](const Module& mod, const std::string& name) { return GetFunction(mod, name, true); },
-           py::arg("name"),
-           "The function `name` (imports included); NotFoundError when there is none. "
-           "`set_input` also accepts keywords: gmod[\"set_input\"](data=x).")
+      .def(
+          "__getitem__",
+          [](const Module& mod, const std::string& name) { return GetFunction(mod, name, true); },
+          py::arg("name"),
+          "The function `name` (imports included); NotFoundError when there is none. "
+          "`set_input` also accepts keywords: gmod[\"set_input\"](data=x).")
       .def("get_function", &GetFunction, py::arg("name"), py::arg("query_imports") = true)
-      .def("implements_function",
-           [](const Module& mod, const std::string& name, bool query_imports) {
-             return mod.GetFunction(name, query_imports).ok();
-           },
-           py::arg("name"), py::arg("query_imports") = false)
-      .def("__contains__",
-           [](const Module& mod, const std::string& name) {
-             return mod.GetFunction(name, true).ok();
-           })
+      .def(
+          "implements_function",
+          [](const Module& mod, const std::string& name, bool query_imports) {
+            return mod.GetFunction(name, query_imports).ok();
+          },
+          py::arg("name"), py::arg("query_imports") = false)
+      .def("__contains__", [](const Module& mod,
+                              const std::string& name) { return mod.GetFunction(name, true).ok(); })
       .def_property_readonly("type_key", &Module::type_key)
       .def_property_readonly("imported_modules", &Module::imports)
       .def("list_functions", [](const Module& mod) { return mod->ListFunctions(); })

@@ -8,8 +8,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -137,8 +137,8 @@ Value ToValue(const py::handle& object) {
   if (py::isinstance<Module>(object)) return Value(object.cast<Module>());
   if (py::isinstance<Function>(object)) return Value(object.cast<const Function&>().func);
   if (py::isinstance<py::array>(object)) {
-    return Value(NDArrayFromNumpy(py::reinterpret_borrow<py::array>(object),
-                                  py::cast(Device::Cpu(0))));
+    return Value(
+        NDArrayFromNumpy(py::reinterpret_borrow<py::array>(object), py::cast(Device::Cpu(0))));
   }
   // numpy scalars (np.int64(3), np.float32(1.5), np.bool_(True)).
   py::module_ numpy = py::module_::import("numpy");

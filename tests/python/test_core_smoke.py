@@ -52,6 +52,15 @@ def test_numpy_round_trip_copies():
         b.copyfrom(np.zeros((2, 2)))
 
 
+@pytest.mark.parametrize("x", [np.array(3.5), np.zeros((0, 3), np.float32),
+                               np.array([True, False]), np.ones(3, np.float16),
+                               np.arange(6.0).reshape(2, 3).T])
+def test_array_shapes_and_dtypes(x):
+    a = ferry.nd.array(x)
+    assert a.shape == x.shape and a.dtype == str(x.dtype)
+    np.testing.assert_array_equal(a.numpy(), x)
+
+
 def test_dlpack_numpy_both_ways_without_copy():
     x = np.arange(6, dtype=np.float64).reshape(2, 3)
     a = ferry.nd.from_dlpack(x)
