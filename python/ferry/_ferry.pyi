@@ -1,5 +1,6 @@
 """Type stubs of the `_ferry` extension (use the `ferry` package, which re-exports these)."""
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union, overload
+import os
+from typing import Any, Callable, Mapping, Optional, Sequence, Union, overload
 
 import numpy as np
 
@@ -123,3 +124,32 @@ class Module:
     def __hash__(self) -> int: ...
 
 def load_module(path: str) -> Module: ...
+
+# compiler_bindings.cc
+_Path = Union[str, "os.PathLike[str]"]
+
+class FactoryModule(Module):
+    """What build_onnx / build_zoo return: lib[key](dev) creates a runtime here."""
+    def export_library(self, path: _Path, package_params: bool = True) -> None: ...
+    @property
+    def keys(self) -> list[str]: ...
+    @property
+    def executor(self) -> str: ...
+    @property
+    def library_path(self) -> str: ...
+
+def build_onnx(
+    path: _Path,
+    shape_dict: Optional[Mapping[str, Sequence[int]]] = None,
+    executor: str = "graph",
+    name: Optional[str] = None,
+    bind: Optional[Mapping[str, Any]] = None,
+) -> FactoryModule: ...
+def build_zoo(
+    model: str,
+    executor: str = "graph",
+    name: Optional[str] = None,
+    key: Optional[str] = None,
+    seed: Optional[int] = None,
+) -> FactoryModule: ...
+def zoo_models() -> list[str]: ...
