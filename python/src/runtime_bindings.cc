@@ -187,10 +187,11 @@ std::vector<Value> ToValues(const py::args& args) {
   return values;
 }
 
-// A local time evaluator, run one repeat per runtime call so that Ctrl-C (checked between
-// repeats) stops a long measurement; a single repeat cannot be interrupted (a running kernel
-// cannot be stopped safely). Each call warms up once; after the first repeat `number` starts
-// at the count that reached min_repeat_ms, so later repeats do not grow it again.
+// A local time evaluator, run in chunks of repeats so that Ctrl-C (checked between chunks)
+// stops a long measurement: the first runtime call measures one repeat, later ones as many
+// repeats as take about kChunkSeconds. A single repeat cannot be interrupted (a running kernel
+// cannot be stopped safely). Each runtime call warms up once; `number` starts where the
+// previous chunk's min_repeat_ms growth left it, so later chunks do not grow it again.
 class LocalTimer {
  public:
   LocalTimer(Module module, std::string name, Device device, TimeEvaluatorOptions options)
@@ -200,29 +201,33 @@ class LocalTimer {
   }
 
   BenchmarkResult operator()(const py::args& args) const {
+    constexpr double kChunkSeconds = 0.5;
     std::vector<Value> values = ToValues(args);
-    TimeEvaluatorOptions one = options_;
-    one.repeat = 1;
-    one.cooldown_ms = 0;
+    TimeEvaluatorOptions chunk = options_;
+    chunk.repeat = 1;
     BenchmarkResult result;
-    for (int r = 0; r < options_.repeat; ++r) {
+    while (static_cast<int>(result.results.size()) < options_.repeat) {
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-      PackedFunc timer = Unwrap(TimeEvaluator(module_, name_, device_, one));
+      PackedFunc timer = Unwrap(TimeEvaluator(module_, name_, device_, chunk));
+      bool cool_first = !result.results.empty() && options_.cooldown_ms > 0;
       StatusOr<Value> seconds = [&] {
         py::gil_scoped_release release;
-        if (r > 0 && options_.cooldown_ms > 0) {
+        if (cool_first)
           std::this_thread::sleep_for(std::chrono::milliseconds(options_.cooldown_ms));
-        }
         return timer.CallPacked(values);
       }();
-      std::vector<double> repeat_seconds = ReadSeconds(Unwrap(std::move(seconds)));
-      if (repeat_seconds.empty()) continue;
-      double per_call = repeat_seconds[0];
-      result.results.push_back(per_call);
+      std::vector<double> chunk_seconds = ReadSeconds(Unwrap(std::move(seconds)));
+      if (chunk_seconds.empty()) break;
+      result.results.insert(result.results.end(), chunk_seconds.begin(), chunk_seconds.end());
+      double per_call = chunk_seconds.back();
       if (options_.min_repeat_ms > 0 && per_call > 0) {
         double needed = options_.min_repeat_ms / 1e3 / per_call;
-        if (needed > one.number) one.number = static_cast<int>(std::min(needed + 1, 1e9));
+        if (needed > chunk.number) chunk.number = static_cast<int>(std::min(needed + 1, 1e9));
       }
+      double repeat_seconds = per_call * chunk.number + options_.cooldown_ms / 1e3;
+      int left = options_.repeat - static_cast<int>(result.results.size());
+      int fit = repeat_seconds > 0 ? static_cast<int>(kChunkSeconds / repeat_seconds) : left;
+      chunk.repeat = std::clamp(fit, 1, std::max(left, 1));
     }
     return result;
   }
