@@ -115,3 +115,36 @@ def test_time_evaluator(mlp_path):
     result = gmod.time_evaluator("run", ferry.cpu(0), number=2, repeat=3)()
     assert len(result.results) == 3
     assert result.min <= result.median <= result.max and result.mean > 0 and result.std >= 0
+
+
+def test_gil_released_and_ctrl_c_stops_a_long_measurement(mlp_path):
+    """A measurement leaves other Python threads running, and SIGINT ends a long one early."""
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import os, signal, sys, threading, time
+        import ferry
+        gmod = ferry.load_module(sys.argv[1])["mlp"](ferry.cpu(0))
+        count, done = [0], threading.Event()
+        def spin():
+            while not done.is_set():
+                count[0] += 1
+        t = threading.Thread(target=spin); t.start()
+        gmod.time_evaluator("run", ferry.cpu(0), min_repeat_ms=300)()
+        done.set(); t.join()
+        assert count[0] > 1000, count[0]
+        threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        start = time.time()
+        try:
+            gmod.time_evaluator("run", ferry.cpu(0), repeat=1000, min_repeat_ms=100)()
+            print("not interrupted")
+        except KeyboardInterrupt:
+            print("interrupted after %.1f s" % (time.time() - start))
+    """)
+    env = dict(os.environ)
+    out = subprocess.run([sys.executable, "-c", script, mlp_path], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "interrupted after" in out.stdout, out.stdout
+    assert float(out.stdout.split()[2]) < 5
