@@ -5,6 +5,7 @@
 // spliced frames. A failed open leaves the opener's counter where it was.
 #include <gtest/gtest.h>
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,43 @@ TEST(FrameSealerTest, RoundTripsInOrderWithCountersAdvancing) {
   }
   EXPECT_EQ(opener.next_counter(), 9u);
   EXPECT_EQ(sealer.next_counter(), 9u);
+}
+
+TEST(FrameSealerTest, OpensInPlaceAndStraightIntoADestination) {
+  MessageSealer sealer = Sealer();
+  MessageOpener opener = Opener();
+  const std::string big(1 << 20, 'y');
+
+  // In place: the same plaintext as Open, for small and large frames.
+  StatusOr<Frames> opened = opener.OpenInPlace(sealer.Seal(Message({"header", big, ""})).value());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(Strings(*opened), (std::vector<std::string>{"header", big, ""}));
+
+  // Into a destination of the frame's size: decrypted there, and the frame refers to it.
+  std::vector<char> into(big.size(), '\0');
+  opened = opener.OpenInPlace(sealer.Seal(Message({"header", big})).value(),
+                              MessageOpener::Destination{1, std::span(into)});
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ((*opened)[1].data(), into.data());
+  EXPECT_EQ(std::string(into.begin(), into.end()), big);
+
+  // A destination of another size is not used.
+  std::vector<char> small(10, '\0');
+  opened = opener.OpenInPlace(sealer.Seal(Message({"header", big})).value(),
+                              MessageOpener::Destination{1, std::span(small)});
+  ASSERT_TRUE(opened.ok());
+  EXPECT_NE((*opened)[1].data(), small.data());
+  EXPECT_EQ(Strings(*opened), (std::vector<std::string>{"header", big}));
+  EXPECT_EQ(opener.next_counter(), 7u);
+
+  // Tampered or replayed: refused as Open refuses, and the counter stays.
+  Frames tampered = sealer.Seal(Message({"header", big})).value();
+  static_cast<char*>(tampered[1].data())[kSealNonceBytes + 7] ^= 0x01;
+  Frames replay = Copy(tampered);
+  opened = opener.OpenInPlace(std::move(tampered), MessageOpener::Destination{1, std::span(into)});
+  EXPECT_EQ(opened.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(opener.next_counter(), 7u);
+  EXPECT_EQ(opener.OpenInPlace(std::move(replay)).status().code(), StatusCode::kPermissionDenied);
 }
 
 TEST(FrameSealerTest, RefusesBadKeysAndEmptyMessages) {
