@@ -195,6 +195,7 @@ StatusOr<Frames> MessageOpener::OpenInPlace(Frames frames, std::optional<Destina
                             ? into->index
                             : count;
   for (size_t i = 0; i < count; ++i) {
+    if (frames[i].size() < kSealOverheadBytes) return Refused(i, count, "shorter than nonce and tag");
     auto* out = i == direct ? reinterpret_cast<unsigned char*>(into->bytes.data())
                             : static_cast<unsigned char*>(frames[i].data()) + kSealNonceBytes;
     std::string why = OpenFrame(frames[i], i, count, out);
