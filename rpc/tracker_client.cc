@@ -1,10 +1,14 @@
 #include "rpc/tracker_client.h"
 
+#include <algorithm>
+
 namespace ferry::rpc {
 namespace {
 
 // Extra time the client waits beyond a request's timeout for the tracker's own expiry reply.
 constexpr auto kReplyMargin = std::chrono::milliseconds(2000);
+// How often a waiting call asks keep_waiting_ whether to go on.
+constexpr auto kKeepWaitingInterval = std::chrono::milliseconds(100);
 
 }  // namespace
 
@@ -18,10 +22,18 @@ StatusOr<TrackerClient> ConnectTracker(const std::string& endpoint, const Connec
 StatusOr<ParsedMessage> TrackerClient::Call(MessageWriter request, uint64_t id, Deadline deadline) {
   Status sent = channel_->Send(std::move(request).Finish(), deadline);
   if (!sent.ok()) return sent.WithContext("tracker " + endpoint_);
+  interrupted_ = false;
   while (true) {
-    StatusOr<std::optional<Frames>> frames = channel_->Receive(deadline);
+    const Deadline wait_until =
+        keep_waiting_ ? std::min(deadline, Clock::now() + kKeepWaitingInterval) : deadline;
+    StatusOr<std::optional<Frames>> frames = channel_->Receive(wait_until);
     if (!frames.ok()) return frames.status().WithContext("tracker " + endpoint_);
     if (!frames->has_value()) {
+      if (Clock::now() < deadline) {
+        if (keep_waiting_()) continue;
+        interrupted_ = true;
+        return DeadlineExceededError("interrupted while waiting for tracker " + endpoint_);
+      }
       return DeadlineExceededError("tracker " + endpoint_ + " did not answer in time");
     }
     ASSIGN_OR_RETURN(ParsedMessage reply, ParseMessage(std::move(**frames), ProtocolLimits{}));
@@ -55,6 +67,7 @@ StatusOr<RemoteSession> TrackerClient::Request(const std::string& key,
                                                     1000, 1);
       cancel.packer().pack(id);
       (void)channel_->Send(std::move(cancel).Finish(), Clock::now() + std::chrono::seconds(1));
+      if (interrupted_) return granted.status();
       return DeadlineExceededError("no agent with key '" + key + "' became free within " +
                                    std::to_string(request.timeout.count()) + " ms");
     }

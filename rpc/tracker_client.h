@@ -76,6 +76,14 @@ class TrackerClient {
 
   const std::string& endpoint() const { return endpoint_; }
 
+  // Called on the waiting thread about every 100 ms while a call waits for the tracker (a
+  // language binding checks for Ctrl-C there). When it returns false the call stops waiting
+  // with kDeadlineExceeded ("interrupted"), and a queued device request is cancelled at the
+  // tracker. Unset (the default): calls wait until their deadline.
+  void set_keep_waiting(std::function<bool()> keep_waiting) {
+    keep_waiting_ = std::move(keep_waiting);
+  }
+
  private:
   friend StatusOr<TrackerClient> ConnectTracker(const std::string&, const ConnectOptions&);
   TrackerClient(std::unique_ptr<Channel> channel, std::string endpoint, ConnectOptions options)
@@ -87,6 +95,8 @@ class TrackerClient {
   std::string endpoint_;
   ConnectOptions options_;
   uint64_t next_request_id_ = 1;
+  std::function<bool()> keep_waiting_;
+  bool interrupted_ = false;  // the last Call stopped because keep_waiting_ said so
 };
 
 // Connects to the tracker at `endpoint` (asynchronously; errors come with the first call).
