@@ -169,7 +169,12 @@ py::object CallFromPython(const Function& f, const py::args& args, const py::kwa
 bool IsRemote(const Module& module) { return module.type_key().rfind("rpc:", 0) == 0; }
 
 Function GetFunction(const Module& module, const std::string& name, bool query_imports) {
-  PackedFunc func = Unwrap(module.GetFunction(name, query_imports));
+  // A remote module looks the name up on the agent: a network wait.
+  StatusOr<PackedFunc> found = [&] {
+    py::gil_scoped_release release;
+    return module.GetFunction(name, query_imports);
+  }();
+  PackedFunc func = Unwrap(std::move(found));
   return Function{func, name, name == "set_input", IsRemote(module)};
 }
 
@@ -291,11 +296,15 @@ void BindModule(py::module_& m) {
       .def(
           "implements_function",
           [](const Module& mod, const std::string& name, bool query_imports) {
+            py::gil_scoped_release release;
             return mod.GetFunction(name, query_imports).ok();
           },
           py::arg("name"), py::arg("query_imports") = false)
-      .def("__contains__", [](const Module& mod,
-                              const std::string& name) { return mod.GetFunction(name, true).ok(); })
+      .def("__contains__",
+           [](const Module& mod, const std::string& name) {
+             py::gil_scoped_release release;
+             return mod.GetFunction(name, true).ok();
+           })
       .def_property_readonly("type_key", &Module::type_key)
       .def_property_readonly("imported_modules", &Module::imports)
       .def("list_functions", [](const Module& mod) { return mod->ListFunctions(); })
