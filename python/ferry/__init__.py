@@ -12,6 +12,7 @@ NotImplementedError, ResourceExhaustedError, FailedPreconditionError, RuntimeErr
 Each has a ``status_code`` attribute ("NOT_FOUND", ...).
 """
 import atexit as _atexit
+from importlib.util import find_spec as _find_spec
 
 from . import _ferry
 from ._ferry import (  # noqa: F401
@@ -55,12 +56,10 @@ for _name in ("build_onnx", "build_zoo", "FactoryModule"):
     if hasattr(_ferry, _name):
         globals()[_name] = getattr(_ferry, _name)
         __all__.append(_name)
-try:
+if _find_spec(__name__ + ".rpc") is not None:
     from . import rpc  # noqa: F401
 
     __all__.append("rpc")
-except ImportError:
-    pass
 del _name
 
 # Calls interrupted by Ctrl-C finish on their own threads (a remote one by its deadline);
