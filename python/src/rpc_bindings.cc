@@ -13,6 +13,8 @@
 // ferry.nd.array / nd.empty / time_evaluator (runtime and array bindings) allocate and measure
 // on the agent through the `_ferry_device`, `_ferry_empty` and `_ferry_time_evaluator` hooks.
 #include <Python.h>
+#include <pthread.h>
+#include <signal.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -20,11 +22,13 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -351,30 +355,48 @@ struct Tracker {
 };
 using TrackerPtr = std::shared_ptr<Tracker>;
 
-// Runs `call` on the tracker with the GIL released, checking Python's signal handlers every
-// 100 ms while it waits; a handler's exception (KeyboardInterrupt) is raised once the call
-// has stopped (and, for a device request, cancelled at the tracker).
+// Runs `call` on the tracker on a helper thread (all signals blocked there, so a Ctrl-C
+// never interrupts its socket wait) while this thread, with the GIL released, checks Python's
+// signal handlers every 100 ms. When one raises (KeyboardInterrupt), the call is told to stop
+// (TrackerClient::set_keep_waiting: a queued device request is cancelled at the tracker) and
+// the exception is raised once the helper has finished; only the connection to an agent the
+// tracker already granted is not cut short (it is bounded by the call deadline).
 template <class T>
-StatusOr<T> CallTracker(const TrackerPtr& tracker, const std::function<StatusOr<T>()>& call) {
-  PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
-  std::optional<StatusOr<T>> result;
+StatusOr<T> CallTracker(const TrackerPtr& tracker,
+                        std::function<StatusOr<T>(rpc::TrackerClient&)> call) {
+  auto stop = std::make_shared<std::atomic<bool>>(false);
+  std::promise<StatusOr<T>> promise;
+  std::future<StatusOr<T>> future = promise.get_future();
+  std::optional<py::error_already_set> interrupted;
   {
     py::gil_scoped_release release;
-    std::lock_guard<std::mutex> lock(tracker->mutex);
-    tracker->client.set_keep_waiting([&]() {
-      py::gil_scoped_acquire gil;
-      if (PyErr_CheckSignals() == 0) return true;
-      PyErr_Fetch(&type, &value, &traceback);
-      return false;
+    std::thread helper([tracker, stop, call = std::move(call), promise = std::move(promise)]() mutable {
+      sigset_t all;
+      sigfillset(&all);
+      pthread_sigmask(SIG_BLOCK, &all, nullptr);
+      std::lock_guard<std::mutex> lock(tracker->mutex);
+      tracker->client.set_keep_waiting([stop] { return !stop->load(); });
+      StatusOr<T> result = call(tracker->client);
+      tracker->client.set_keep_waiting(nullptr);
+      promise.set_value(std::move(result));
     });
-    result = call();
-    tracker->client.set_keep_waiting(nullptr);
+    while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      if (interrupted) continue;
+      py::gil_scoped_acquire gil;
+      if (PyErr_CheckSignals() != 0) {
+        interrupted.emplace();  // fetches the pending exception
+        stop->store(true);
+      }
+    }
+    helper.join();
+    if (interrupted) {
+      py::gil_scoped_acquire gil;
+      interrupted->restore();
+      interrupted.reset();
+      throw py::error_already_set();
+    }
   }
-  if (type != nullptr) {
-    PyErr_Restore(type, value, traceback);
-    throw py::error_already_set();
-  }
-  return std::move(*result);
+  return future.get();
 }
 
 py::dict AgentDict(const rpc::TrackerAgentStatus& a) {
@@ -441,7 +463,9 @@ void BindTracker(py::module_& m) {
             request.timeout = Milliseconds(session_timeout, "session_timeout");
             if (tags) request.tags = *tags;
             StatusOr<rpc::RemoteSession> remote = CallTracker<rpc::RemoteSession>(
-                t, [&]() { return t->client.Request(key, request); });
+                t, [key, request](rpc::TrackerClient& client) {
+                  return client.Request(key, request);
+                });
             rpc::RemoteSession opened = Unwrap(std::move(remote));
             std::string endpoint = t->client.endpoint() + " key=" + key;
             return std::make_shared<Session>(std::move(opened), endpoint, t->secure);
@@ -455,7 +479,8 @@ void BindTracker(py::module_& m) {
           "status",
           [](const TrackerPtr& t) {
             StatusOr<rpc::TrackerStatus> status =
-                CallTracker<rpc::TrackerStatus>(t, [&]() { return t->client.GetStatus(); });
+                CallTracker<rpc::TrackerStatus>(
+                t, [](rpc::TrackerClient& client) { return client.GetStatus(); });
             return StatusDict(Unwrap(std::move(status)));
           },
           "{'agents': [{'agent_id', 'key', 'address', 'devices', 'tags', 'busy', ...}], "
@@ -464,7 +489,8 @@ void BindTracker(py::module_& m) {
           "text_summary",
           [](const TrackerPtr& t) {
             rpc::TrackerStatus status = Unwrap(
-                CallTracker<rpc::TrackerStatus>(t, [&]() { return t->client.GetStatus(); }));
+                CallTracker<rpc::TrackerStatus>(
+                t, [](rpc::TrackerClient& client) { return client.GetStatus(); }));
             std::string text;
             for (const auto& a : status.agents) {
               text += a.key + "  " + a.agent_id + "  " + a.address + "  " +
