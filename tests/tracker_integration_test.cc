@@ -593,6 +593,34 @@ TEST_F(TrackerTest, RequestForKeyWithoutAgentsTimesOut) {
   EXPECT_OK(Echo(ok));
 }
 
+// A caller that stops waiting (Ctrl-C in Python) gets its answer at once, and its request
+// does not stay queued at the tracker.
+TEST_F(TrackerTest, RequestStopsWhenTheCallerStopsWaiting) {
+  StartCluster(1);
+  if (HasFatalFailure()) return;
+  ASSERT_OK_AND_ASSIGN(rpc::TrackerClient tracker, Tracker(10s));
+  const auto start = Clock::now();
+  int asked = 0;
+  tracker.set_keep_waiting([&] {
+    ++asked;
+    return Clock::now() - start < 300ms;
+  });
+  StatusOr<rpc::RemoteSession> remote = tracker.Request("no-such-key", Within(30s));
+  const int64_t elapsed = MsSince(start);
+  ASSERT_FALSE(remote.ok());
+  EXPECT_EQ(remote.status().code(), StatusCode::kDeadlineExceeded) << remote.status().ToString();
+  EXPECT_NE(remote.status().message().find("interrupted"), std::string::npos)
+      << remote.status().ToString();
+  EXPECT_GE(asked, 2);
+  EXPECT_GE(elapsed, 250);
+  EXPECT_LT(elapsed, 1500);
+  tracker.set_keep_waiting(nullptr);
+  ASSERT_OK_AND_ASSIGN(rpc::TrackerStatus status, tracker.GetStatus());
+  EXPECT_TRUE(status.queue.empty());
+  ASSERT_OK_AND_ASSIGN(rpc::RemoteSession ok, tracker.Request("cpu", Within(5s)));
+  EXPECT_OK(Echo(ok));
+}
+
 TEST_F(TrackerTest, FerryStatusShowsTheAgents) {
   StartCluster(2);
   if (HasFatalFailure()) return;
