@@ -9,7 +9,6 @@
 // to the factory module. The GIL is released while importing, compiling and loading.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
-
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -247,13 +246,12 @@ void BindCompiler(py::module_& m) {
           "library_path", [](const FactoryModule& lib) { return lib.artifacts->library_path; },
           "The temporary library (parameters packaged) this object loaded; removed with it.")
       .def("__repr__", [](const FactoryModule& lib) {
-        return "<ferry.FactoryModule keys=[" + Keys(lib) + "] executor=" +
-               std::string(ExecutorKindName(lib.artifacts->executor)) + ">";
+        return "<ferry.FactoryModule keys=[" + Keys(lib) +
+               "] executor=" + std::string(ExecutorKindName(lib.artifacts->executor)) + ">";
       });
 
   m.def("build_onnx", &BuildOnnx, py::arg("path"), py::arg("shape_dict") = py::none(),
-        py::arg("executor") = "graph", py::arg("name") = py::none(),
-        py::arg("bind") = py::none(),
+        py::arg("executor") = "graph", py::arg("name") = py::none(), py::arg("bind") = py::none(),
         "Imports an ONNX model and builds it into a model library, as `ferry build MODEL.onnx`. "
         "shape_dict fixes input shapes ({\"data\": (1, 3, 224, 224)}, required for dynamic "
         "dimensions); executor is \"graph\" or \"aot\"; the key is the file's stem unless "

@@ -14,9 +14,9 @@
 // on the agent through the `_ferry_device`, `_ferry_empty` and `_ferry_time_evaluator` hooks.
 #include <Python.h>
 #include <pthread.h>
-#include <signal.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -115,7 +115,9 @@ struct RemoteDevice {
   Device device;  // carries kRemoteDeviceMask
 };
 
-std::string DeviceText(const RemoteDevice& d) { return "remote[" + d.device.Local().ToString() + "]"; }
+std::string DeviceText(const RemoteDevice& d) {
+  return "remote[" + d.device.Local().ToString() + "]";
+}
 
 SessionPtr Connect(const std::string& endpoint, const std::optional<std::string>& identity,
                    const std::optional<std::string>& server_key, double timeout) {
@@ -132,8 +134,8 @@ std::string SessionRepr(const Session& s) {
 }
 
 PackedFunc RemoteTimeEvaluator(const RemoteDevice& dev, const Module& module,
-                               const std::string& name, int number, int repeat,
-                               int min_repeat_ms, int cooldown_ms) {
+                               const std::string& name, int number, int repeat, int min_repeat_ms,
+                               int cooldown_ms) {
   SessionPtr session = dev.session;
   Device device = dev.device;
   TimeEvaluatorOptions options{number, repeat, min_repeat_ms, cooldown_ms};
@@ -224,11 +226,13 @@ void BindSession(py::module_& m) {
       "and every remote object are gone.")
       .def(
           "upload",
-          [](const SessionPtr& s, const py::object& path, const std::optional<std::string>& target) {
+          [](const SessionPtr& s, const py::object& path,
+             const std::optional<std::string>& target) {
             std::string local = py::module_::import("os").attr("fspath")(path).cast<std::string>();
             SessionPtr session = Open(s);
             std::string label = target.value_or("");
-            InterruptiblyCheck([session, local, label]() { return session->remote.Upload(local, label); });
+            InterruptiblyCheck(
+                [session, local, label]() { return session->remote.Upload(local, label); });
           },
           py::arg("path"), py::arg("target") = py::none(),
           "Uploads a local file as `target` (default: its file name). NotFoundError for a "
@@ -292,10 +296,16 @@ void BindSession(py::module_& m) {
           },
           py::arg("name"), "A global function of the session (e.g. \"ferry.echo\").")
       .def(
-          "cpu", [](const SessionPtr& s, int id) { return RemoteDevice{s, s->remote.Cpu(id)}; },
+          "cpu",
+          [](const SessionPtr& s, int id) {
+            return RemoteDevice{s, s->remote.Cpu(id)};
+          },
           py::arg("dev_id") = 0, "The remote CPU `dev_id`.")
       .def(
-          "cuda", [](const SessionPtr& s, int id) { return RemoteDevice{s, s->remote.Cuda(id)}; },
+          "cuda",
+          [](const SessionPtr& s, int id) {
+            return RemoteDevice{s, s->remote.Cuda(id)};
+          },
           py::arg("dev_id") = 0, "The remote CUDA device `dev_id`.")
       .def(
           "device",
@@ -325,8 +335,7 @@ void BindSession(py::module_& m) {
       .def_property_readonly("session_id",
                              [](const SessionPtr& s) { return s->remote.session_id(); })
       .def_property(
-          "timeout",
-          [](const SessionPtr& s) { return s->remote.core()->timeout().count() / 1e3; },
+          "timeout", [](const SessionPtr& s) { return s->remote.core()->timeout().count() / 1e3; },
           [](const SessionPtr& s, double seconds) {
             s->remote.set_timeout(Milliseconds(seconds, "timeout"));
           },
@@ -370,16 +379,17 @@ StatusOr<T> CallTracker(const TrackerPtr& tracker,
   std::optional<py::error_already_set> interrupted;
   {
     py::gil_scoped_release release;
-    std::thread helper([tracker, stop, call = std::move(call), promise = std::move(promise)]() mutable {
-      sigset_t all;
-      sigfillset(&all);
-      pthread_sigmask(SIG_BLOCK, &all, nullptr);
-      std::lock_guard<std::mutex> lock(tracker->mutex);
-      tracker->client.set_keep_waiting([stop] { return !stop->load(); });
-      StatusOr<T> result = call(tracker->client);
-      tracker->client.set_keep_waiting(nullptr);
-      promise.set_value(std::move(result));
-    });
+    std::thread helper(
+        [tracker, stop, call = std::move(call), promise = std::move(promise)]() mutable {
+          sigset_t all;
+          sigfillset(&all);
+          pthread_sigmask(SIG_BLOCK, &all, nullptr);
+          std::lock_guard<std::mutex> lock(tracker->mutex);
+          tracker->client.set_keep_waiting([stop] { return !stop->load(); });
+          StatusOr<T> result = call(tracker->client);
+          tracker->client.set_keep_waiting(nullptr);
+          promise.set_value(std::move(result));
+        });
     while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
       if (interrupted) continue;
       py::gil_scoped_acquire gil;
@@ -462,8 +472,8 @@ void BindTracker(py::module_& m) {
             request.priority = priority;
             request.timeout = Milliseconds(session_timeout, "session_timeout");
             if (tags) request.tags = *tags;
-            StatusOr<rpc::RemoteSession> remote = CallTracker<rpc::RemoteSession>(
-                t, [key, request](rpc::TrackerClient& client) {
+            StatusOr<rpc::RemoteSession> remote =
+                CallTracker<rpc::RemoteSession>(t, [key, request](rpc::TrackerClient& client) {
                   return client.Request(key, request);
                 });
             rpc::RemoteSession opened = Unwrap(std::move(remote));
@@ -478,8 +488,7 @@ void BindTracker(py::module_& m) {
       .def(
           "status",
           [](const TrackerPtr& t) {
-            StatusOr<rpc::TrackerStatus> status =
-                CallTracker<rpc::TrackerStatus>(
+            StatusOr<rpc::TrackerStatus> status = CallTracker<rpc::TrackerStatus>(
                 t, [](rpc::TrackerClient& client) { return client.GetStatus(); });
             return StatusDict(Unwrap(std::move(status)));
           },
@@ -488,8 +497,7 @@ void BindTracker(py::module_& m) {
       .def(
           "text_summary",
           [](const TrackerPtr& t) {
-            rpc::TrackerStatus status = Unwrap(
-                CallTracker<rpc::TrackerStatus>(
+            rpc::TrackerStatus status = Unwrap(CallTracker<rpc::TrackerStatus>(
                 t, [](rpc::TrackerClient& client) { return client.GetStatus(); }));
             std::string text;
             for (const auto& a : status.agents) {
@@ -502,8 +510,8 @@ void BindTracker(py::module_& m) {
           "A short table of the agents (key, id, address, busy/free) and the queue length.")
       .def_property_readonly("endpoint", [](const TrackerPtr& t) { return t->client.endpoint(); })
       .def("__repr__", [](const TrackerPtr& t) {
-        return "<ferry.rpc.TrackerSession " + t->client.endpoint() +
-               (t->secure ? " curve" : "") + ">";
+        return "<ferry.rpc.TrackerSession " + t->client.endpoint() + (t->secure ? " curve" : "") +
+               ">";
       });
 
   m.def("_rpc_connect_tracker", &ConnectTracker, py::arg("endpoint"),
