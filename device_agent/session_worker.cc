@@ -101,42 +101,98 @@ std::string ConnectionName(const rpc::RoutedMessage& message) {
   return message.identity + '\0' + message.peer_key;
 }
 
-// Serves one queued message of the bulk connection (sealed_router.h), if there is one: a bulk
-// request (rpc::IsBulkMessageType) of the session's client, sealed under the session's key, is
-// served as if it had come on `connection`, the connection Hello bound; another request type
-// is refused; anything that does not open is dropped and logged.
-void ServeBulk(rpc::SealedRouter& bulk, rpc::SessionServer& server, const std::string& connection,
-               WorkerWatchdog& watchdog, const std::string& session_id) {
-  std::string dropped;
-  std::optional<rpc::Frames> request = bulk.Receive(&dropped);
-  if (!request) {
-    if (!dropped.empty()) {
-      LogEvent("bulk_message_dropped", {{"session", session_id}, {"reason", dropped}});
+// A running session: its sockets, its server and its request loop.
+class SessionLoop {
+ public:
+  SessionLoop(const WorkerConfig& config, zmq::socket_t& router, rpc::SealedRouter* bulk,
+              rpc::SessionServer& server, WorkerWatchdog& watchdog)
+      : config_(config), router_(router), bulk_(bulk), server_(server), watchdog_(watchdog) {}
+
+  // Serves until the session ends; returns how it ended.
+  WorkerWatchdog::Ending Serve() {
+    while (true) {
+      if (std::optional<WorkerWatchdog::Ending> end = watchdog_.ShouldEnd()) return *end;
+      zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
+                                 {bulk_ ? bulk_->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+      try {
+        zmq::poll(items, bulk_ ? 2 : 1, std::chrono::milliseconds(100));
+      } catch (const zmq::error_t&) {
+        continue;  // EINTR
+      }
+      if (bulk_ && (items[1].revents & ZMQ_POLLIN)) ServeBulk();
+      if ((items[0].revents & ZMQ_POLLIN) && ServeMain()) return {0, "closed by the client"};
     }
-    return;
   }
-  // The key travels only in the Hello reply, so a message that opens comes after Hello.
-  if (!server.greeted()) return;
-  rpc::Frames header;
-  header.emplace_back(request->front().data(), request->front().size());
-  StatusOr<rpc::ParsedMessage> parsed = rpc::ParseMessage(std::move(header), rpc::ProtocolLimits{});
-  std::optional<rpc::Frames> reply;
-  if (parsed.ok() && !rpc::IsBulkMessageType(parsed->type)) {
-    reply = std::move(rpc::MessageWriter::Reply(
-                          parsed->request_id,
-                          PermissionDeniedError("only CopyToRemote, CopyFromRemote and "
-                                                "UploadChunk travel on the bulk connection"),
-                          0))
-                .Finish();
-  } else {
-    reply = server.Handle(std::move(*request), connection);
-    watchdog.CallEnded();
+
+ private:
+  // Serves one queued message of the worker connection; true once the client closed.
+  bool ServeMain() {
+    std::optional<rpc::RoutedMessage> request = rpc::ReceiveRouted(router_);
+    if (!request) return false;
+    const bool was_greeted = server_.greeted();
+    std::optional<rpc::Frames> reply =
+        server_.Handle(std::move(request->frames), ConnectionName(*request));
+    watchdog_.CallEnded();
+    if (!was_greeted && server_.greeted()) {
+      owner_connection_ = ConnectionName(*request);
+      watchdog_.Greeted(request->connection_fd);
+      WriteAll(config_.report_fd, "HELLO\n");
+      LogEvent("session_claimed", {{"session", config_.session_id},
+                                   {"key", request->peer_key.empty()
+                                               ? "none"
+                                               : rpc::KeyFingerprint(request->peer_key)}});
+    }
+    std::string send_error;
+    if (reply && !rpc::SendRouted(router_, request->identity, std::move(*reply), &send_error)) {
+      LogEvent("worker_send_failed", {{"session", config_.session_id}, {"error", send_error}});
+    }
+    return server_.close_requested();
   }
-  std::string send_error;
-  if (reply && !bulk.Reply(*reply, &send_error)) {
-    LogEvent("worker_send_failed", {{"session", session_id}, {"error", send_error}});
+
+  // Serves one queued message of the bulk connection (sealed_router.h), if there is one: a
+  // bulk request (rpc::IsBulkMessageType) of the session's client, sealed under the session's
+  // key, is served as if it had come on the connection Hello bound; another request type is
+  // refused; anything that does not open is dropped and logged.
+  void ServeBulk() {
+    std::string dropped;
+    std::optional<rpc::Frames> request = bulk_->Receive(&dropped);
+    if (!request) {
+      if (!dropped.empty()) {
+        LogEvent("bulk_message_dropped", {{"session", config_.session_id}, {"reason", dropped}});
+      }
+      return;
+    }
+    // The key travels only in the Hello reply, so a message that opens comes after Hello.
+    if (!server_.greeted()) return;
+    rpc::Frames header;
+    header.emplace_back(request->front().data(), request->front().size());
+    StatusOr<rpc::ParsedMessage> parsed =
+        rpc::ParseMessage(std::move(header), rpc::ProtocolLimits{});
+    std::optional<rpc::Frames> reply;
+    if (parsed.ok() && !rpc::IsBulkMessageType(parsed->type)) {
+      reply = std::move(rpc::MessageWriter::Reply(
+                            parsed->request_id,
+                            PermissionDeniedError("only CopyToRemote, CopyFromRemote and "
+                                                  "UploadChunk travel on the bulk connection"),
+                            0))
+                  .Finish();
+    } else {
+      reply = server_.Handle(std::move(*request), owner_connection_);
+      watchdog_.CallEnded();
+    }
+    std::string send_error;
+    if (reply && !bulk_->Reply(*reply, &send_error)) {
+      LogEvent("worker_send_failed", {{"session", config_.session_id}, {"error", send_error}});
+    }
   }
-}
+
+  const WorkerConfig& config_;
+  zmq::socket_t& router_;
+  rpc::SealedRouter* bulk_;  // null for a plaintext session
+  rpc::SessionServer& server_;
+  WorkerWatchdog& watchdog_;
+  std::string owner_connection_;  // the connection Hello bound
+};
 
 }  // namespace
 
@@ -195,51 +251,10 @@ int RunSessionWorker(const WorkerConfig& config) {
     options.bulk_key = bulk->key();
   }
   rpc::SessionServer server(&globals, &files, options);
-  std::string owner_connection;  // the connection Hello bound
 
   if (!WriteAll(config.report_fd, "ENDPOINT " + *endpoint + "\n")) return 1;
-
-  WorkerWatchdog::Ending ending{kWorkerExitIdle, "idle timeout"};
-  while (true) {
-    if (std::optional<WorkerWatchdog::Ending> end = watchdog.ShouldEnd()) {
-      ending = *end;
-      break;
-    }
-    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
-                               {bulk ? bulk->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
-    try {
-      zmq::poll(items, bulk ? 2 : 1, std::chrono::milliseconds(100));
-    } catch (const zmq::error_t&) {
-      continue;  // EINTR
-    }
-    if (bulk && (items[1].revents & ZMQ_POLLIN)) {
-      ServeBulk(*bulk, server, owner_connection, watchdog, config.session_id);
-    }
-    if (!(items[0].revents & ZMQ_POLLIN)) continue;
-    std::optional<rpc::RoutedMessage> request = rpc::ReceiveRouted(router);
-    if (!request) continue;
-    const bool was_greeted = server.greeted();
-    std::optional<rpc::Frames> reply = server.Handle(std::move(request->frames),
-                                                     ConnectionName(*request));
-    watchdog.CallEnded();
-    if (!was_greeted && server.greeted()) {
-      owner_connection = ConnectionName(*request);
-      watchdog.Greeted(request->connection_fd);
-      WriteAll(config.report_fd, "HELLO\n");
-      LogEvent("session_claimed", {{"session", config.session_id},
-                                   {"key", request->peer_key.empty()
-                                               ? "none"
-                                               : rpc::KeyFingerprint(request->peer_key)}});
-    }
-    std::string send_error;
-    if (reply && !rpc::SendRouted(router, request->identity, std::move(*reply), &send_error)) {
-      LogEvent("worker_send_failed", {{"session", config.session_id}, {"error", send_error}});
-    }
-    if (server.close_requested()) {
-      ending = {0, "closed by the client"};
-      break;
-    }
-  }
+  const WorkerWatchdog::Ending ending =
+      SessionLoop(config, router, bulk.get(), server, watchdog).Serve();
   ::close(config.report_fd);
   zmq_socket_monitor(router.handle(), nullptr, 0);
   // Let the last reply (to CloseSession) go out before the socket closes.
