@@ -24,15 +24,32 @@ bool KnownType(uint64_t t) {
 }  // namespace
 
 std::string_view MessageTypeName(MessageType type) {
-  static constexpr std::string_view kNames[] = {
-      "?",           "OpenSession",    "SessionStatus",  "Hello",         "CloseSession",
-      "GetGlobalFunction", "GetModuleFunction", "CallFunction", "ReleaseHandles",
-      "DeviceAttributes", "AllocArray", "CopyToRemote", "CopyFromRemote", "CopyRemoteToRemote",
-      "StreamSync", "UploadBegin", "UploadChunk", "UploadEnd", "Download", "ListFiles",
-      "RemoveFile", "LoadModule", "TimeEvaluator"};
-  static constexpr std::string_view kTrackerNames[] = {
-      "AgentHeartbeat", "AgentGoodbye", "RequestDevice", "CancelRequest", "ReleaseLease",
-      "TrackerStatus"};
+  static constexpr std::string_view kNames[] = {"?",
+                                                "OpenSession",
+                                                "SessionStatus",
+                                                "Hello",
+                                                "CloseSession",
+                                                "GetGlobalFunction",
+                                                "GetModuleFunction",
+                                                "CallFunction",
+                                                "ReleaseHandles",
+                                                "DeviceAttributes",
+                                                "AllocArray",
+                                                "CopyToRemote",
+                                                "CopyFromRemote",
+                                                "CopyRemoteToRemote",
+                                                "StreamSync",
+                                                "UploadBegin",
+                                                "UploadChunk",
+                                                "UploadEnd",
+                                                "Download",
+                                                "ListFiles",
+                                                "RemoveFile",
+                                                "LoadModule",
+                                                "TimeEvaluator"};
+  static constexpr std::string_view kTrackerNames[] = {"AgentHeartbeat", "AgentGoodbye",
+                                                       "RequestDevice",  "CancelRequest",
+                                                       "ReleaseLease",   "TrackerStatus"};
   const auto index = static_cast<size_t>(type);
   if (type == MessageType::kReply) return "Reply";
   if (index >= 30 && index < 30 + std::size(kTrackerNames)) return kTrackerNames[index - 30];
@@ -106,8 +123,8 @@ StatusOr<ParsedMessage> ParseMessage(Frames frames, const ProtocolLimits& limits
         limits.max_msgpack_elements, limits.max_msgpack_elements, limits.max_msgpack_string,
         limits.max_msgpack_string, /*ext=*/0, limits.max_msgpack_depth);
     std::size_t offset = 0;
-    m.handle = msgpack::unpack(static_cast<const char*>(frames[0].data()), frames[0].size(),
-                               offset, nullptr, nullptr, unpack_limit);
+    m.handle = msgpack::unpack(static_cast<const char*>(frames[0].data()), frames[0].size(), offset,
+                               nullptr, nullptr, unpack_limit);
     if (offset != frames[0].size()) return Malformed("trailing bytes after the header");
   } catch (const std::exception& e) {
     return Malformed(std::string("header is not valid msgpack (") + e.what() + ")");
@@ -135,7 +152,8 @@ StatusOr<ParsedMessage> ParseMessage(Frames frames, const ProtocolLimits& limits
     if (code > static_cast<uint64_t>(StatusCode::kInternal)) {  // the last code
       return Malformed("unknown status code " + std::to_string(code));
     }
-    m.status = Status(static_cast<StatusCode>(code), std::string(h[4].via.str.ptr, h[4].via.str.size));
+    m.status =
+        Status(static_cast<StatusCode>(code), std::string(h[4].via.str.ptr, h[4].via.str.size));
     if (!m.status.ok() && m.status.message().empty()) {
       m.status = Status(m.status.code(), "(the peer gave no message)");
     }
@@ -239,7 +257,14 @@ StatusOr<Device> ReadDevice(const msgpack::object& o) {
   ASSIGN_OR_RETURN(const msgpack::object* a, ReadArray(o, "device", 2));
   ASSIGN_OR_RETURN(int64_t type, ReadInt(a->via.array.ptr[0], "device type"));
   ASSIGN_OR_RETURN(int64_t id, ReadInt(a->via.array.ptr[1], "device id"));
-  if (type < 0 || type > 1 << 16 || id < 0 || id > 1 << 16) return Malformed("device out of range");
+  return WireDevice(type, id);
+}
+
+StatusOr<Device> WireDevice(int64_t type, int64_t id) {
+  if (type < kDLCPU || type > kDLCUDAManaged) {
+    return Malformed("unknown device type " + std::to_string(type));
+  }
+  if (id < 0 || id > 1 << 16) return Malformed("device out of range");
   return Device{static_cast<DLDeviceType>(type), static_cast<int>(id)};
 }
 

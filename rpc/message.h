@@ -90,6 +90,11 @@ Status CheckRequestHeader(const ParsedMessage& m, std::string_view server);
 // [type, id] and [code, bits, lanes].
 void PackDevice(msgpack::packer<msgpack::sbuffer>& p, Device device);
 StatusOr<Device> ReadDevice(const msgpack::object& o);
+// The device a wire [type, id] names: a local DLPack device type this build knows (kDLCPU ..
+// kDLCUDAManaged; a wire device never carries the remote mask) and an id in [0, 65536].
+// Errors: kInvalidArgument ("malformed message: ..."). Any other type would be outside
+// DLDeviceType's range, which C++ does not allow an enum to hold.
+StatusOr<Device> WireDevice(int64_t type, int64_t id);
 void PackDataType(msgpack::packer<msgpack::sbuffer>& p, DataType dtype);
 StatusOr<DataType> ReadDataType(const msgpack::object& o);
 void PackShape(msgpack::packer<msgpack::sbuffer>& p, const std::vector<int64_t>& shape);

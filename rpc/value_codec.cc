@@ -120,10 +120,8 @@ StatusOr<std::optional<Value>> ReadPlainValue(const msgpack::object& encoded,
       RETURN_IF_ERROR(need(3));
       ASSIGN_OR_RETURN(int64_t type, ReadInt(items[1], "device type"));
       ASSIGN_OR_RETURN(int64_t id, ReadInt(items[2], "device id"));
-      if (type < 0 || type > 1 << 16 || id < 0 || id > 1 << 16) {
-        return InvalidArgumentError("malformed message: device out of range");
-      }
-      return std::optional<Value>(Value(Device{static_cast<DLDeviceType>(type), static_cast<int>(id)}));
+      ASSIGN_OR_RETURN(Device device, WireDevice(type, id));
+      return std::optional<Value>(Value(device));
     }
     case WireKind::kDataType: {
       RETURN_IF_ERROR(need(4));

@@ -57,11 +57,20 @@ StatusOr<std::string> BinaryReader::ReadString(std::string_view what, size_t max
   return std::string(raw);
 }
 
-StatusOr<uint64_t> BinaryReader::ReadCount(std::string_view what, uint64_t max_count) {
+StatusOr<uint64_t> BinaryReader::ReadCount(std::string_view what, uint64_t max_count,
+                                           size_t min_item_bytes) {
   ASSIGN_OR_RETURN(uint64_t count, ReadU64(what));
   if (count > max_count) {
     return InvalidArgumentError(std::string(what) + " " + std::to_string(count) +
                                 " exceeds the limit of " + std::to_string(max_count));
+  }
+  // count <= max_count, so the product cannot overflow for the limits callers use; divide
+  // instead to be safe for any.
+  if (min_item_bytes > 0 && count > remaining() / min_item_bytes) {
+    return InvalidArgumentError(std::string(what) + " " + std::to_string(count) +
+                                " needs at least " + std::to_string(count) + " x " +
+                                std::to_string(min_item_bytes) + " bytes, " +
+                                std::to_string(remaining()) + " remain");
   }
   return count;
 }

@@ -61,8 +61,12 @@ class BinaryReader {
   StatusOr<double> ReadF64(std::string_view what);
   // A length-prefixed string of at most max_size bytes.
   StatusOr<std::string> ReadString(std::string_view what, size_t max_size = 1 << 20);
-  // A u64 count no larger than max_count.
-  StatusOr<uint64_t> ReadCount(std::string_view what, uint64_t max_count);
+  // A u64 count no larger than max_count. With `min_item_bytes`, the count is also refused
+  // when that many items of at least that size cannot fit in the bytes that remain ("<what>
+  // N needs at least B bytes, R remain"), so a corrupt count cannot make the caller allocate
+  // for items the input cannot hold.
+  StatusOr<uint64_t> ReadCount(std::string_view what, uint64_t max_count,
+                               size_t min_item_bytes = 0);
   // A view of the next `size` bytes (valid as long as the underlying data).
   StatusOr<std::string_view> ReadRaw(std::string_view what, size_t size);
 

@@ -10,6 +10,14 @@ namespace {
 constexpr size_t kMaxGraphDims = 8;
 constexpr uint64_t kMaxEntries = 1 << 20;
 constexpr uint64_t kMaxNodeArity = 1 << 12;
+// The fewest bytes each item of the binary form takes, so that a count the remaining input
+// cannot hold is refused before anything is allocated for it: an entry id (u32); a named
+// entry (name length u64 + entry u32); a tensor (dtype u8 u8 u32 + rank u64); a node (three
+// string lengths + two list counts, u64 each).
+constexpr size_t kEntryIdBytes = 4;
+constexpr size_t kMinNamedEntryBytes = 8 + 4;
+constexpr size_t kMinTensorInfoBytes = 1 + 1 + 4 + 8;
+constexpr size_t kMinNodeBytes = 5 * 8;
 constexpr size_t kMaxNameBytes = 1 << 12;
 
 Status CheckName(std::string_view what, const std::string& name) {
@@ -32,7 +40,7 @@ void WriteEntryList(BinaryWriter& writer, const std::vector<uint32_t>& list) {
 }
 
 StatusOr<std::vector<uint32_t>> ReadEntryList(BinaryReader& reader, std::string_view what) {
-  ASSIGN_OR_RETURN(uint64_t count, reader.ReadCount(what, kMaxNodeArity));
+  ASSIGN_OR_RETURN(uint64_t count, reader.ReadCount(what, kMaxNodeArity, kEntryIdBytes));
   std::vector<uint32_t> list(count);
   for (auto& e : list) {
     ASSIGN_OR_RETURN(e, reader.ReadU32(what));
@@ -49,7 +57,7 @@ void WriteNamed(BinaryWriter& writer, const std::vector<NamedEntry>& list) {
 }
 
 StatusOr<std::vector<NamedEntry>> ReadNamed(BinaryReader& reader, std::string_view what) {
-  ASSIGN_OR_RETURN(uint64_t count, reader.ReadCount(what, kMaxEntries));
+  ASSIGN_OR_RETURN(uint64_t count, reader.ReadCount(what, kMaxEntries, kMinNamedEntryBytes));
   std::vector<NamedEntry> list(count);
   for (auto& n : list) {
     ASSIGN_OR_RETURN(n.name, reader.ReadString(what, kMaxNameBytes));
@@ -70,8 +78,8 @@ Status ExecGraph::Validate() const {
       return InvalidArgumentError("graph entry " + std::to_string(i) + " has " +
                                   std::to_string(t.shape.size()) + " dimensions (at most 8)");
     }
-    RETURN_IF_ERROR(ShapeNumElements(t.shape).status().WithContext(
-        "graph entry " + std::to_string(i)));
+    RETURN_IF_ERROR(
+        ShapeNumElements(t.shape).status().WithContext("graph entry " + std::to_string(i)));
     if (t.dtype.bits == 0 || t.dtype.lanes == 0 || (t.dtype.bits * t.dtype.lanes) % 8 != 0) {
       return InvalidArgumentError("graph entry " + std::to_string(i) + " has dtype " +
                                   t.dtype.ToString() + " which is not a whole number of bytes");
@@ -117,8 +125,8 @@ Status ExecGraph::Validate() const {
     }
     for (uint32_t e : node.outputs) {
       if (e >= n || produced[e]) {
-        return InvalidArgumentError("node '" + node.name + "' writes entry " +
-                                    std::to_string(e) + " which is out of range or has a source");
+        return InvalidArgumentError("node '" + node.name + "' writes entry " + std::to_string(e) +
+                                    " which is out of range or has a source");
       }
       produced[e] = true;
       node_output[e] = true;
@@ -167,7 +175,8 @@ void ExecGraph::Serialize(BinaryWriter& writer) const {
 
 StatusOr<ExecGraph> ExecGraph::Deserialize(BinaryReader& reader) {
   ExecGraph graph;
-  ASSIGN_OR_RETURN(uint64_t num_entries, reader.ReadCount("graph entry count", kMaxEntries));
+  ASSIGN_OR_RETURN(uint64_t num_entries,
+                   reader.ReadCount("graph entry count", kMaxEntries, kMinTensorInfoBytes));
   graph.entries.resize(num_entries);
   for (TensorInfo& t : graph.entries) {
     ASSIGN_OR_RETURN(t.dtype.code, reader.ReadU8("entry dtype"));
@@ -175,16 +184,17 @@ StatusOr<ExecGraph> ExecGraph::Deserialize(BinaryReader& reader) {
     ASSIGN_OR_RETURN(uint32_t lanes, reader.ReadU32("entry dtype"));
     if (lanes > UINT16_MAX) return InvalidArgumentError("entry dtype lanes out of range");
     t.dtype.lanes = static_cast<uint16_t>(lanes);
-    ASSIGN_OR_RETURN(uint64_t ndim, reader.ReadCount("entry rank", kMaxGraphDims));
+    ASSIGN_OR_RETURN(uint64_t ndim, reader.ReadCount("entry rank", kMaxGraphDims, sizeof(int64_t)));
     t.shape.resize(ndim);
     for (int64_t& d : t.shape) {
-    ASSIGN_OR_RETURN(d, reader.ReadI64("entry shape"));
-  }
+      ASSIGN_OR_RETURN(d, reader.ReadI64("entry shape"));
+    }
   }
   ASSIGN_OR_RETURN(graph.inputs, ReadNamed(reader, "graph inputs"));
   ASSIGN_OR_RETURN(graph.params, ReadNamed(reader, "graph parameters"));
   ASSIGN_OR_RETURN(graph.outputs, ReadEntryList(reader, "graph outputs"));
-  ASSIGN_OR_RETURN(uint64_t num_nodes, reader.ReadCount("graph node count", kMaxEntries));
+  ASSIGN_OR_RETURN(uint64_t num_nodes,
+                   reader.ReadCount("graph node count", kMaxEntries, kMinNodeBytes));
   graph.nodes.resize(num_nodes);
   for (GraphNode& node : graph.nodes) {
     ASSIGN_OR_RETURN(node.name, reader.ReadString("node name", kMaxNameBytes));

@@ -2,6 +2,8 @@
 
 namespace ferry {
 
+ModuleNode::~ModuleNode() = default;
+
 StatusOr<std::string> ModuleNode::SaveToBinary() const {
   return UnimplementedError("module of type '" + type_key() + "' cannot be serialised");
 }

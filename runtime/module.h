@@ -19,6 +19,10 @@ class Module;
 
 class ModuleNode : public Object {
  public:
+  // Out of line: Module is incomplete here, and clang instantiates an inline destructor of
+  // imports_ eagerly.
+  ~ModuleNode() override;
+
   // A stable name of the module's kind, e.g. "library", "graph_executor".
   virtual std::string type_key() const = 0;
 

@@ -7,10 +7,12 @@
 #ifndef FERRY_RUNTIME_PACKED_FUNC_H_
 #define FERRY_RUNTIME_PACKED_FUNC_H_
 
+#include <concepts>
 #include <functional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "runtime/object.h"
 #include "runtime/status.h"
@@ -31,7 +33,12 @@ class PackedFunc {
   using Body = std::function<StatusOr<Value>(std::span<const Value> args)>;
 
   PackedFunc() = default;
-  explicit PackedFunc(Body body);
+  // Any callable a Body can hold. A constrained template rather than PackedFunc(Body), so that
+  // copying or moving a PackedFunc never asks whether a PackedFunc converts to a Body (which
+  // needs the complete Value; clang with libstdc++ asks it inside Value's own definition).
+  template <typename F>
+    requires(!std::same_as<std::remove_cvref_t<F>, PackedFunc> && std::constructible_from<Body, F>)
+  explicit PackedFunc(F&& body) : PackedFunc(Body(std::forward<F>(body)), kFromBody) {}
   explicit PackedFunc(ObjectPtr<PackedFuncNode> node) : node_(std::move(node)) {}
 
   // Precondition: !is_null().
@@ -48,6 +55,9 @@ class PackedFunc {
   friend bool operator==(const PackedFunc& a, const PackedFunc& b) { return a.node_ == b.node_; }
 
  private:
+  enum FromBody { kFromBody };
+  PackedFunc(Body body, FromBody);
+
   ObjectPtr<PackedFuncNode> node_;
 };
 

@@ -3,9 +3,9 @@
 namespace ferry {
 
 std::string_view ValueKindName(Value::Kind kind) {
-  static constexpr std::string_view kNames[] = {
-      "null", "bool",     "int",     "float",  "string",    "bytes",
-      "Device", "DataType", "NDArray", "Module", "PackedFunc"};
+  static constexpr std::string_view kNames[] = {"null",    "bool",   "int",       "float",
+                                                "string",  "bytes",  "Device",    "DataType",
+                                                "NDArray", "Module", "PackedFunc"};
   return kNames[static_cast<int>(kind)];
 }
 
@@ -44,10 +44,9 @@ std::string Value::ToString() const {
 
 Status CheckArgCount(std::string_view function, std::span<const Value> args, size_t expected) {
   if (args.size() != expected) {
-    return InvalidArgumentError("function '" + std::string(function) + "' expects " +
-                                std::to_string(expected) + " argument" +
-                                (expected == 1 ? "" : "s") + ", got " +
-                                std::to_string(args.size()));
+    return InvalidArgumentError(
+        "function '" + std::string(function) + "' expects " + std::to_string(expected) +
+        " argument" + (expected == 1 ? "" : "s") + ", got " + std::to_string(args.size()));
   }
   return Status::Ok();
 }
@@ -65,7 +64,8 @@ class LambdaPackedFuncNode final : public PackedFuncNode {
 
 }  // namespace
 
-PackedFunc::PackedFunc(Body body) : node_(MakeObject<LambdaPackedFuncNode>(std::move(body))) {}
+PackedFunc::PackedFunc(Body body, FromBody)
+    : node_(MakeObject<LambdaPackedFuncNode>(std::move(body))) {}
 
 StatusOr<Value> PackedFunc::CallPacked(std::span<const Value> args) const {
   FERRY_CHECK(node_) << "calling a null PackedFunc";

@@ -180,6 +180,37 @@ TEST(ExecGraphSerializeTest, HugeCountsAreRejectedWithoutAllocating) {
   EXPECT_EQ(ExecGraph::Deserialize(reader).status().code(), StatusCode::kInvalidArgument);
 }
 
+// Found by tests/fuzz/graph_fuzz.cc: counts under the limits but past what the input can hold
+// (a 48-byte graph declaring 2^20 nodes) made Deserialize allocate ~150 MB before finding the
+// input truncated. Each count is now refused against the bytes that remain.
+TEST(ExecGraphSerializeTest, CountsPastTheRemainingBytesAreRefusedBeforeAllocating) {
+  struct Case {
+    int field;  // which count is inflated: 0 entries, 1 inputs, 2 outputs, 3 nodes
+    std::string what;
+  };
+  for (const Case& c : {Case{0, "graph entry count 1048576 needs at least"},
+                        Case{1, "graph inputs 1048576 needs at least"},
+                        Case{2, "graph outputs 4096 needs at least"},
+                        Case{3, "graph node count 1048576 needs at least"}}) {
+    BinaryWriter w;
+    w.WriteU64(c.field == 0 ? uint64_t{1} << 20 : 0);  // entries
+    if (c.field != 0) {
+      w.WriteU64(c.field == 1 ? uint64_t{1} << 20 : 0);  // inputs
+      if (c.field != 1) {
+        w.WriteU64(0);                                      // params
+        w.WriteU64(c.field == 2 ? uint64_t{1} << 12 : 0);  // outputs
+        if (c.field == 3) w.WriteU64(uint64_t{1} << 20);   // nodes
+      }
+    }
+    const std::string bytes = w.Release() + std::string(8, '\0');
+    BinaryReader reader(bytes);
+    StatusOr<ExecGraph> g = ExecGraph::Deserialize(reader);
+    ASSERT_FALSE(g.ok()) << c.what;
+    EXPECT_EQ(g.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(g.status().message().find(c.what), std::string::npos) << g.status().message();
+  }
+}
+
 // ---- PlanMemory ----
 
 int64_t EntryBytes(const TensorInfo& t) {

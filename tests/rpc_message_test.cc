@@ -146,6 +146,38 @@ TEST(MessageTest, DeviceDataTypeAndShapeHelpers) {
   EXPECT_EQ(ReadInt(m.item(1), "n").status().code(), StatusCode::kInvalidArgument);
 }
 
+// Found by tests/fuzz/value_codec_fuzz.cc: a device type outside DLDeviceType's enumerators
+// (65 here) was stored in the enum, which is undefined behaviour (UBSan: "load of value 65,
+// which is not a valid value for type 'DLDeviceType'" in Device::ToString). Both device
+// decoders now refuse types this build does not know, and the remote mask.
+TEST(MessageTest, UnknownDeviceTypesAreMalformed) {
+  for (int64_t type : {int64_t{0}, int64_t{65}, int64_t{kRemoteDeviceMask + kDLCPU},
+                       int64_t{1} << 16, int64_t{-1}}) {
+    MessageWriter w = MessageWriter::Request(MessageType::kStreamSync, 1, 10, 2);
+    w.packer().pack_array(2);
+    w.packer().pack(type);
+    w.packer().pack(0);
+    w.packer().pack_array(3);
+    w.packer().pack(static_cast<uint8_t>(WireKind::kDevice));
+    w.packer().pack(type);
+    w.packer().pack(0);
+    ASSERT_OK_AND_ASSIGN_MSG(ParsedMessage m, ParseMessage(std::move(w).Finish(), ProtocolLimits{}));
+    StatusOr<Device> device = ReadDevice(m.item(0));
+    ASSERT_FALSE(device.ok()) << type;
+    EXPECT_EQ(device.status().code(), StatusCode::kInvalidArgument);
+    StatusOr<std::optional<Value>> value = ReadPlainValue(m.item(1), m);
+    ASSERT_FALSE(value.ok()) << type;
+    EXPECT_EQ(value.status().code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(WireDevice(kDLCUDA, 2).value(), Device::Cuda(2));
+  EXPECT_EQ(ReadDevice(ParseMessage([] {
+              MessageWriter w = MessageWriter::Request(MessageType::kStreamSync, 1, 10, 1);
+              PackDevice(w.packer(), Device::Cpu(1));
+              return std::move(w).Finish();
+            }(), ProtocolLimits{}).value().item(0)).value(),
+            Device::Cpu(1));
+}
+
 // Regression: ReadFloat of an integer above INT64_MAX threw instead of returning a value.
 TEST(MessageTest, ReadFloatAcceptsEveryInteger) {
   MessageWriter w = MessageWriter::Request(MessageType::kCallFunction, 1, 10, 4);

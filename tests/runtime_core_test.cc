@@ -779,6 +779,17 @@ TEST(BinaryIoTest, Limits) {
   EXPECT_EQ(count.status().message(), "tensors 1000 exceeds the limit of 999");
   BinaryReader r3(std::string_view(bytes).substr(108));
   EXPECT_EQ(*r3.ReadCount("tensors", 1000), 1000u);
+
+  // With a minimum item size, a count the remaining bytes cannot hold is refused.
+  BinaryWriter w2;
+  w2.WriteU64(3);
+  const std::string three = w2.Release() + std::string(12, 'x');
+  BinaryReader fits(three);
+  EXPECT_EQ(*fits.ReadCount("items", 10, 4), 3u);
+  BinaryReader too_many(three);
+  StatusOr<uint64_t> refused = too_many.ReadCount("items", 10, 5);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(), "items 3 needs at least 3 x 5 bytes, 12 remain");
 }
 
 TEST(BinaryIoTest, Crc32) {
