@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "rpc/remote_objects.h"
+#include "rpc/retry.h"
 #include "rpc/sealed_channel.h"
 #include "runtime/file_util.h"
 #include "util/hex.h"
@@ -67,16 +68,21 @@ StatusOr<std::unique_ptr<SealedChannel>> OpenBulkChannel(std::shared_ptr<zmq::co
 
 StatusOr<RemoteSession> Connect(const std::string& agent_endpoint, const ConnectOptions& options) {
   auto context = std::make_shared<zmq::context_t>(1);
-  ASSIGN_OR_RETURN(std::unique_ptr<ZmqChannel> agent,
-                   ZmqChannel::Connect(context, agent_endpoint, options.channel));
   const Deadline deadline = Clock::now() + options.timeout;
-  MessageWriter open = MessageWriter::Request(MessageType::kOpenSession, 1,
-                                              MillisecondsUntil(deadline),
-                                              options.ticket.empty() ? 2 : 3);
-  open.packer().pack(options.min_version);
-  open.packer().pack(options.max_version);
-  if (!options.ticket.empty()) open.packer().pack(options.ticket);
-  StatusOr<ParsedMessage> opened = CallOnce(*agent, std::move(open).Finish(), 1, deadline);
+  // Opening is retried on a lost connection (retry.h): until the agent answers, no session
+  // exists there, and a ticket the agent did take is refused the second time.
+  std::unique_ptr<ZmqChannel> agent;
+  StatusOr<ParsedMessage> opened = RetryUnavailable<ParsedMessage>(
+      options.retry, deadline, [&](int) -> StatusOr<ParsedMessage> {
+        ASSIGN_OR_RETURN(agent, ZmqChannel::Connect(context, agent_endpoint, options.channel));
+        MessageWriter open = MessageWriter::Request(MessageType::kOpenSession, 1,
+                                                    MillisecondsUntil(deadline),
+                                                    options.ticket.empty() ? 2 : 3);
+        open.packer().pack(options.min_version);
+        open.packer().pack(options.max_version);
+        if (!options.ticket.empty()) open.packer().pack(options.ticket);
+        return CallOnce(*agent, std::move(open).Finish(), 1, deadline);
+      });
   if (!opened.ok()) return opened.status().WithContext("opening a session with " + agent_endpoint);
   RETURN_IF_ERROR(CheckBodySize(*opened, 4));
   ASSIGN_OR_RETURN(uint64_t version, ReadUint(opened->item(0), "version"));

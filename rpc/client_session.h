@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "rpc/retry.h"
 #include "rpc/session_core.h"
 #include "rpc/session_files.h"
 #include "rpc/zmq_channel.h"
@@ -40,6 +41,9 @@ struct ConnectOptions {
   // everything on the CURVE connection (slower; for comparison and for networks that let
   // only the worker's port through).
   bool use_bulk_path = true;
+  // How opening a session, and a tracker's device and status requests, are retried when the
+  // peer's connection is lost (rpc/retry.h); always within the call's deadline.
+  RetryPolicy retry;
 };
 
 class RemoteSession {

@@ -14,9 +14,31 @@ constexpr auto kKeepWaitingInterval = std::chrono::milliseconds(100);
 
 StatusOr<TrackerClient> ConnectTracker(const std::string& endpoint, const ConnectOptions& options) {
   auto context = std::make_shared<zmq::context_t>(1);
-  ASSIGN_OR_RETURN(std::unique_ptr<ZmqChannel> channel,
-                   ZmqChannel::Connect(context, endpoint, options.channel));
-  return TrackerClient(std::move(channel), endpoint, options);
+  TrackerClient::ChannelFactory connect =
+      [context, endpoint,
+       channel_options = options.channel]() -> StatusOr<std::unique_ptr<Channel>> {
+    ASSIGN_OR_RETURN(std::unique_ptr<ZmqChannel> channel,
+                     ZmqChannel::Connect(context, endpoint, channel_options));
+    return std::unique_ptr<Channel>(std::move(channel));
+  };
+  ASSIGN_OR_RETURN(std::unique_ptr<Channel> channel, connect());
+  return TrackerClient(std::move(channel), std::move(connect), endpoint, options);
+}
+
+StatusOr<ParsedMessage> TrackerClient::CallIdempotent(
+    const std::function<MessageWriter(uint64_t id)>& make, Deadline deadline, uint64_t* id) {
+  return RetryUnavailable<ParsedMessage>(
+      options_.retry, deadline,
+      [&](int attempt) -> StatusOr<ParsedMessage> {
+        if (attempt > 1) {
+          // The old connection is gone for good (ZmqChannel's loss is final): a new one, to
+          // the tracker that comes back at the same endpoint.
+          ASSIGN_OR_RETURN(channel_, connect_());
+        }
+        *id = next_request_id_++;
+        return Call(make(*id), *id, deadline);
+      },
+      [&] { return interrupted_ || (keep_waiting_ && !keep_waiting_()); });
 }
 
 StatusOr<ParsedMessage> TrackerClient::Call(MessageWriter request, uint64_t id, Deadline deadline) {
@@ -45,26 +67,34 @@ StatusOr<ParsedMessage> TrackerClient::Call(MessageWriter request, uint64_t id, 
 
 StatusOr<RemoteSession> TrackerClient::Request(const std::string& key,
                                                const DeviceRequest& request) {
-  const uint64_t id = next_request_id_++;
   const Deadline deadline = Clock::now() + request.timeout + kReplyMargin;
-  MessageWriter w = MessageWriter::Request(MessageType::kRequestDevice, id,
-                                           MillisecondsUntil(deadline), 4);
-  auto& p = w.packer();
-  p.pack(key);
-  p.pack_array(static_cast<uint32_t>(request.tags.size()));
-  for (const auto& [name, value] : request.tags) {
-    p.pack_array(2);
-    p.pack(name);
-    p.pack(value);
-  }
-  p.pack(request.priority);
-  p.pack(static_cast<uint64_t>(request.timeout.count()));
-  StatusOr<ParsedMessage> granted = Call(std::move(w), id, deadline);
+  uint64_t id = 0;
+  // A request the tracker lost with its connection is asked again, for the time that is left.
+  StatusOr<ParsedMessage> granted = CallIdempotent(
+      [&](uint64_t request_id) {
+        const auto left = std::max(std::chrono::milliseconds(0),
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       deadline - kReplyMargin - Clock::now()));
+        MessageWriter w = MessageWriter::Request(MessageType::kRequestDevice, request_id,
+                                                 MillisecondsUntil(deadline), 4);
+        auto& p = w.packer();
+        p.pack(key);
+        p.pack_array(static_cast<uint32_t>(request.tags.size()));
+        for (const auto& [name, value] : request.tags) {
+          p.pack_array(2);
+          p.pack(name);
+          p.pack(value);
+        }
+        p.pack(request.priority);
+        p.pack(static_cast<uint64_t>(left.count()));
+        return w;
+      },
+      deadline, &id);
   if (!granted.ok()) {
     if (granted.status().code() == StatusCode::kDeadlineExceeded) {
       // Best effort: do not leave the request queued.
-      MessageWriter cancel = MessageWriter::Request(MessageType::kCancelRequest, next_request_id_++,
-                                                    1000, 1);
+      MessageWriter cancel =
+          MessageWriter::Request(MessageType::kCancelRequest, next_request_id_++, 1000, 1);
       cancel.packer().pack(id);
       (void)channel_->Send(std::move(cancel).Finish(), Clock::now() + std::chrono::seconds(1));
       if (interrupted_) return granted.status();
@@ -94,8 +124,8 @@ StatusOr<RemoteSession> TrackerClient::Request(const std::string& key,
     return Connect(address, options);
   }();
   if (!session.ok()) {
-    MessageWriter release = MessageWriter::Request(MessageType::kReleaseLease, next_request_id_++,
-                                                   1000, 1);
+    MessageWriter release =
+        MessageWriter::Request(MessageType::kReleaseLease, next_request_id_++, 1000, 1);
     release.packer().pack(lease);
     (void)channel_->Send(std::move(release).Finish(), Clock::now() + std::chrono::seconds(1));
     return session.status().WithContext("agent " + address + " granted by the tracker");
@@ -121,11 +151,15 @@ Status TrackerClient::RequestAndRun(const std::string& key, const DeviceRequest&
 }
 
 StatusOr<TrackerStatus> TrackerClient::GetStatus() {
-  const uint64_t id = next_request_id_++;
   const Deadline deadline = Clock::now() + options_.timeout;
-  MessageWriter w = MessageWriter::Request(MessageType::kTrackerStatus, id,
-                                           MillisecondsUntil(deadline), 0);
-  ASSIGN_OR_RETURN(ParsedMessage reply, Call(std::move(w), id, deadline));
+  uint64_t id = 0;
+  ASSIGN_OR_RETURN(ParsedMessage reply, CallIdempotent(
+                                            [&](uint64_t request_id) {
+                                              return MessageWriter::Request(
+                                                  MessageType::kTrackerStatus, request_id,
+                                                  MillisecondsUntil(deadline), 0);
+                                            },
+                                            deadline, &id));
   RETURN_IF_ERROR(CheckBodySize(reply, 2));
   TrackerStatus status;
   ASSIGN_OR_RETURN(const msgpack::object* agents, ReadArray(reply.item(0), "agents", 0));
@@ -138,7 +172,8 @@ StatusOr<TrackerStatus> TrackerClient::GetStatus() {
     ASSIGN_OR_RETURN(s.address, ReadString(f[2], "address"));
     ASSIGN_OR_RETURN(const msgpack::object* devices, ReadArray(f[3], "devices", 0));
     for (uint32_t d = 0; d < devices->via.array.size; ++d) {
-      ASSIGN_OR_RETURN(const msgpack::object* dev, ReadArray(devices->via.array.ptr[d], "device", 4));
+      ASSIGN_OR_RETURN(const msgpack::object* dev,
+                       ReadArray(devices->via.array.ptr[d], "device", 4));
       TrackerAgentStatus::Device device;
       ASSIGN_OR_RETURN(device.type, ReadString(dev->via.array.ptr[0], "type"));
       ASSIGN_OR_RETURN(int64_t count, ReadInt(dev->via.array.ptr[1], "count"));

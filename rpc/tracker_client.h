@@ -63,7 +63,9 @@ class TrackerClient {
   // kDeadlineExceeded when no agent became free within request.timeout (the request is
   // cancelled); kUnavailable when the tracker does not answer; kPermissionDenied when the
   // client uses CURVE and the grant names no key for the agent; errors of opening the
-  // session. The lease is released when the session cannot be opened.
+  // session. The lease is released when the session cannot be opened. When the connection
+  // to the tracker is lost (it died or restarted: its queue went with it), the request is
+  // sent again on a new connection under options.retry, within request.timeout.
   StatusOr<RemoteSession> Request(const std::string& key, const DeviceRequest& request);
 
   // Runs `fn` on a granted session; when the session is lost (kUnavailable: its agent or
@@ -71,7 +73,8 @@ class TrackerClient {
   Status RequestAndRun(const std::string& key, const DeviceRequest& request,
                        const std::function<Status(RemoteSession&)>& fn, int max_attempts = 3);
 
-  // Agents and queued requests. Errors: kUnavailable / kDeadlineExceeded.
+  // Agents and queued requests (retried like Request when the connection is lost). Errors:
+  // kUnavailable / kDeadlineExceeded.
   StatusOr<TrackerStatus> GetStatus();
 
   const std::string& endpoint() const { return endpoint_; }
@@ -86,12 +89,24 @@ class TrackerClient {
 
  private:
   friend StatusOr<TrackerClient> ConnectTracker(const std::string&, const ConnectOptions&);
-  TrackerClient(std::unique_ptr<Channel> channel, std::string endpoint, ConnectOptions options)
-      : channel_(std::move(channel)), endpoint_(std::move(endpoint)), options_(std::move(options)) {}
+  // Makes a new connection to the tracker (the first, and each after one is lost).
+  using ChannelFactory = std::function<StatusOr<std::unique_ptr<Channel>>()>;
+  TrackerClient(std::unique_ptr<Channel> channel, ChannelFactory connect, std::string endpoint,
+                ConnectOptions options)
+      : channel_(std::move(channel)),
+        connect_(std::move(connect)),
+        endpoint_(std::move(endpoint)),
+        options_(std::move(options)) {}
   // Sends a request and waits for the reply with its id until `deadline`.
   StatusOr<ParsedMessage> Call(MessageWriter request, uint64_t id, Deadline deadline);
+  // Call for a request that may be asked twice: on kUnavailable (the connection was lost) it
+  // reconnects and sends `make(new id)` again under options_.retry, until `deadline`.
+  // `*id` is the id of the last attempt's request.
+  StatusOr<ParsedMessage> CallIdempotent(const std::function<MessageWriter(uint64_t id)>& make,
+                                         Deadline deadline, uint64_t* id);
 
   std::unique_ptr<Channel> channel_;
+  ChannelFactory connect_;
   std::string endpoint_;
   ConnectOptions options_;
   uint64_t next_request_id_ = 1;

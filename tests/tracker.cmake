@@ -29,3 +29,10 @@ ferry_add_test(tracker_curve_cluster_test SOURCES tracker_curve_cluster_test.cc
 target_compile_definitions(tracker_curve_cluster_test PRIVATE
   FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>")
 add_dependencies(tracker_curve_cluster_test ferry-agent)
+# Faults around a real tracker: killed and restarted with 50 clients queued.
+ferry_add_test(tracker_fault_test SOURCES tracker_fault_test.cc LIBS ferry_rpc ferry_compiler)
+target_compile_definitions(tracker_fault_test PRIVATE
+  FERRY_TRACKER_PATH="$<TARGET_FILE:ferry-tracker>"
+  FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>"
+  FERRY_CLI_PATH="$<TARGET_FILE:ferry>")
+add_dependencies(tracker_fault_test ferry-tracker ferry-agent ferry)
