@@ -47,10 +47,20 @@ bool IsLoopback(const std::string& host) {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]";
 }
 
-std::string DescribeExit(int wait_status) {
+// Why a worker ended, from its wait status. A worker under a memory limit that died of a
+// signal an exhausted allocation ends in (an abort on std::bad_alloc, a fault on a null
+// allocation, a kill) is told so, since that limit is the likely cause.
+std::string DescribeExit(int wait_status, uint64_t max_address_space) {
   if (WIFSIGNALED(wait_status)) {
     const int sig = WTERMSIG(wait_status);
-    return "session worker died: " + SignalName(sig) + " (signal " + std::to_string(sig) + ")";
+    std::string reason =
+        "session worker died: " + SignalName(sig) + " (signal " + std::to_string(sig) + ")";
+    if (max_address_space > 0 &&
+        (sig == SIGABRT || sig == SIGSEGV || sig == SIGBUS || sig == SIGKILL)) {
+      reason += "; it may have run out of memory: it was limited to " +
+                std::to_string(max_address_space) + " bytes of address space (--worker-max-memory)";
+    }
+    return reason;
   }
   const int code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
   std::string reason = WorkerExitReason(code);
@@ -390,7 +400,7 @@ StatusOr<rpc::Frames> Agent::SessionStatus(const rpc::ParsedMessage& m) {
     for (int i = 0; i < 20 && sessions_.count(id) != 0; ++i) {
       int wait_status = 0;
       if (waitpid(it->second.pid, &wait_status, WNOHANG) == it->second.pid) {
-        EndSession(id, DescribeExit(wait_status));
+        EndSession(id, DescribeExit(wait_status, config_.worker_max_address_space));
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -414,7 +424,7 @@ void Agent::ReapWorkers() {
     const std::string id = it->first;
     ++it;
     if (waitpid(sessions_[id].pid, &wait_status, WNOHANG) == sessions_[id].pid) {
-      EndSession(id, DescribeExit(wait_status));
+      EndSession(id, DescribeExit(wait_status, config_.worker_max_address_space));
     }
   }
 }

@@ -158,7 +158,14 @@ StatusOr<bool> RemoteSession::BeginUpload(const std::string& label, const std::s
 Status RemoteSession::SendUpload(const std::string& label, std::string_view data) {
   {
     auto lock = core_->Lock();
-    std::vector<uint64_t> in_flight;
+    // Requests in flight, with the bytes acknowledged once each one's reply arrives.
+    std::vector<std::pair<uint64_t, uint64_t>> in_flight;
+    auto await_oldest = [&]() -> Status {
+      RETURN_IF_ERROR(core_->Await(in_flight.front().first).status());
+      if (upload_progress_) upload_progress_(in_flight.front().second, data.size());
+      in_flight.erase(in_flight.begin());
+      return Status::Ok();
+    };
     for (size_t offset = 0; offset < data.size(); offset += kChunkBytes) {
       const size_t size = std::min(kChunkBytes, data.size() - offset);
       ASSIGN_OR_RETURN(uint64_t id, core_->Send(MessageType::kUploadChunk, 2, [&](MessageWriter& w) {
@@ -168,13 +175,10 @@ Status RemoteSession::SendUpload(const std::string& label, std::string_view data
         w.AddFrame(core_->has_bulk_path() ? ViewFrame(data.substr(offset, size))
                                           : CopyFrame(data.substr(offset, size)));
       }));
-      in_flight.push_back(id);
-      if (in_flight.size() >= static_cast<size_t>(kCopyWindow)) {
-        RETURN_IF_ERROR(core_->Await(in_flight.front()).status());
-        in_flight.erase(in_flight.begin());
-      }
+      in_flight.emplace_back(id, offset + size);
+      if (in_flight.size() >= static_cast<size_t>(kCopyWindow)) RETURN_IF_ERROR(await_oldest());
     }
-    for (uint64_t id : in_flight) RETURN_IF_ERROR(core_->Await(id).status());
+    while (!in_flight.empty()) RETURN_IF_ERROR(await_oldest());
   }
   return core_
       ->Call(MessageType::kUploadEnd, 1, [&](MessageWriter& w) { w.packer().pack(label); })

@@ -14,6 +14,7 @@
 #define FERRY_RPC_CLIENT_SESSION_H_
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -84,6 +85,13 @@ class RemoteSession {
   // Ends the session now (the agent frees everything it held). Later calls fail.
   Status Close() { return core_->Close(); }
 
+  // Called on the uploading thread each time the agent acknowledges a chunk of an upload
+  // (Upload, UploadBytes), with the bytes acknowledged so far and the file's size; not for an
+  // upload the agent already holds. A deadline bounds each chunk's progress (the session's
+  // call timeout from the previous acknowledgement), never the whole transfer.
+  using UploadProgress = std::function<void(uint64_t done, uint64_t total)>;
+  void set_upload_progress(UploadProgress progress) { upload_progress_ = std::move(progress); }
+
   void set_timeout(std::chrono::milliseconds timeout) { core_->set_timeout(timeout); }
   const std::string& session_id() const { return core_->session_id(); }
   SessionCore* core() const { return core_.get(); }
@@ -95,6 +103,7 @@ class RemoteSession {
   // The chunks (windowed) and UploadEnd.
   Status SendUpload(const std::string& label, std::string_view data);
   ObjectPtr<SessionCore> core_;
+  UploadProgress upload_progress_;
 };
 
 // Opens a session with the agent at `agent_endpoint`: negotiates the protocol version, gets

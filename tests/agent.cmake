@@ -18,3 +18,8 @@ ferry_add_test(agent_wire_capture_test SOURCES agent_wire_capture_test.cc netns_
 target_compile_definitions(agent_wire_capture_test PRIVATE
   FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>")
 add_dependencies(agent_wire_capture_test ferry-agent)
+# Faults a real ferry-agent survives: killed during an upload, a full disk (tmpfs; root), a
+# worker over its memory limit.
+ferry_add_test(agent_fault_test SOURCES agent_fault_test.cc LIBS ferry_rpc ferry_compiler)
+target_compile_definitions(agent_fault_test PRIVATE FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>")
+add_dependencies(agent_fault_test ferry-agent)

@@ -24,6 +24,7 @@
 #include "rpc/client_session.h"
 #include "runtime/file_util.h"
 #include "runtime/params.h"
+#include "tests/kernel_library_test_util.h"
 #include "tests/model_test_util.h"
 #include "tests/process_test_util.h"
 #include "tests/raw_peer_test_util.h"
@@ -71,50 +72,8 @@ NDArray ZooInput(const std::string& key) {
 
 // A model library whose only kernel raises SIGSEGV: model "crash", float32[1] -> float32[1].
 StatusOr<std::string> CrashLibrary() {
-  const std::string stem = TestLibraries::Get().UniquePath("crash", "");
-  LibraryManifest manifest;
-  ModelRecord record;
-  record.key = "crash";
-  record.executor = ExecutorKind::kGraph;
-  const TensorInfo scalar{{1}, DataType::Float32()};
-  record.graph.entries = {scalar, scalar};
-  record.graph.inputs = {{"data", 0}};
-  record.graph.outputs = {1};
-  record.graph.nodes = {GraphNode{"crash", "relu", "crash_op", {0}, {1}}};
-  record.params_packaged = true;
-  ASSIGN_OR_RETURN(record.params_bytes, SerializeParams({}));
-  manifest.models.push_back(std::move(record));
-  RETURN_IF_ERROR(WriteFileAtomically(stem + ".blob", SerializeManifest(manifest)));
-  // The manifest is embedded as compiler/codegen.cc does it.
-  const std::string source = std::string(R"SRC(#include <signal.h>
-#include "runtime/kernels/kernel_abi.h"
-extern "C" __attribute__((visibility("default"))) int crash_op(DLTensor* const*, int32_t,
-                                                               FerryKernelError*) {
-  raise(SIGSEGV);
-  return 0;
-}
-asm(R"ASM(
-  .section .rodata.ferry_manifest,"a",@progbits
-  .globl __ferry_models_blob
-  .type __ferry_models_blob, @object
-  .balign 64
-__ferry_models_blob:
-  .incbin ")SRC") + stem + R"SRC(.blob"
-  .size __ferry_models_blob, . - __ferry_models_blob
-  .previous
-)ASM");
-)SRC";
-  RETURN_IF_ERROR(WriteFileAtomically(stem + ".cc", source));
-  ASSIGN_OR_RETURN(
-      compiler::ProcessResult result,
-      compiler::RunProcess(
-          {FERRY_CXX_COMPILER, "-shared", "-fPIC", "-I" + std::string(FERRY_SOURCE_DIR),
-           "-I" + std::string(FERRY_DLPACK_INCLUDE_DIR), stem + ".cc", "-o", stem + ".so"},
-          stem + ".log", 120s));
-  if (result.signalled || result.exit_code != 0) {
-    return InternalError("compiling the crash library failed:\n" + result.output);
-  }
-  return stem + ".so";
+  return testing::SingleKernelLibrary("crash", "crash_op", "#include <signal.h>",
+                                      "  raise(SIGSEGV);\n  return 0;");
 }
 
 class AgentTest : public ::testing::Test {

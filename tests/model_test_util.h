@@ -32,6 +32,15 @@
     ASSERT_TRUE(ferry_test_status_.ok()) << ferry_test_status_.ToString();         \
   } while (0)
 
+// EXPECT_OK(status_or_statusor_expr)
+#ifndef EXPECT_OK
+#define EXPECT_OK(expr)                                                            \
+  do {                                                                             \
+    const ::ferry::Status ferry_test_status_ = ::ferry::testing::StatusOf((expr)); \
+    EXPECT_TRUE(ferry_test_status_.ok()) << ferry_test_status_.ToString();         \
+  } while (0)
+#endif
+
 // ASSERT_OK_AND_ASSIGN(auto x, MakeX()); fails the test on an error.
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   FERRY_ASSERT_OK_AND_ASSIGN_IMPL(FERRY_TEST_CONCAT(ferry_test_statusor_, __LINE__), lhs, expr)

@@ -36,13 +36,6 @@
 
 extern char** environ;
 
-#ifndef EXPECT_OK
-#define EXPECT_OK(expr)                                                            \
-  do {                                                                             \
-    const ::ferry::Status ferry_test_status_ = ::ferry::testing::StatusOf((expr)); \
-    EXPECT_TRUE(ferry_test_status_.ok()) << ferry_test_status_.ToString();         \
-  } while (0)
-#endif
 
 namespace ferry {
 
