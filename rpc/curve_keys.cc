@@ -121,7 +121,11 @@ StatusOr<CurveKeyPair> LoadCurveIdentity(const std::string& path) {
 }
 
 StatusOr<std::string> LoadCurvePublicKey(const std::string& key_or_file) {
-  if (IsZ85Key(key_or_file)) return key_or_file;
+  // A file of that name wins: a path can be 40 Z85 characters too ("/tmp/xxx-XXXXXX/t.pub").
+  std::error_code error;
+  if (IsZ85Key(key_or_file) && !std::filesystem::is_regular_file(key_or_file, error)) {
+    return key_or_file;
+  }
   StatusOr<std::string> text = ReadFile(key_or_file, kKeyFileMaxBytes);
   if (!text.ok()) {
     return NotFoundError("'" + key_or_file + "' is neither a CURVE public key nor a readable file");

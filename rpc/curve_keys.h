@@ -38,8 +38,8 @@ Status WriteCurveKeyPair(const std::string& path, const CurveKeyPair& keys, bool
 StatusOr<CurveKeyPair> LoadCurveIdentity(const std::string& path);
 
 // `key_or_file` is either a Z85 public key itself or a file whose first non-comment line
-// starts with one (a PATH.pub or an authorized-keys file). Errors: kNotFound,
-// kInvalidArgument.
+// starts with one (a PATH.pub or an authorized-keys file); an existing regular file is read
+// even when its path is 40 Z85 characters. Errors: kNotFound, kInvalidArgument.
 StatusOr<std::string> LoadCurvePublicKey(const std::string& key_or_file);
 
 // True when `text` is 40 characters that decode as Z85.

@@ -23,3 +23,11 @@ add_dependencies(agent_wire_capture_test ferry-agent)
 ferry_add_test(agent_fault_test SOURCES agent_fault_test.cc LIBS ferry_rpc ferry_compiler)
 target_compile_definitions(agent_fault_test PRIVATE FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>")
 add_dependencies(agent_fault_test ferry-agent)
+# Faults on the client's link, over CURVE: cut mid-copy (veth down) and slowed to 1 Mbit/s
+# (tc tbf) in network namespaces (skipped with the reason without root, `ip` or `tc`).
+ferry_add_test(agent_link_fault_test SOURCES agent_link_fault_test.cc netns_test_util.cc
+               LIBS ferry_rpc ferry_compiler)
+target_compile_definitions(agent_link_fault_test PRIVATE
+  FERRY_TRACKER_PATH="$<TARGET_FILE:ferry-tracker>"
+  FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>")
+add_dependencies(agent_link_fault_test ferry-tracker ferry-agent)

@@ -18,3 +18,5 @@ target_compile_definitions(rpc_bulk_path_test PRIVATE FERRY_AGENT_PATH="$<TARGET
 add_dependencies(rpc_bulk_path_test ferry-agent)
 # The retry policy of idempotent client steps.
 ferry_add_test(rpc_retry_test SOURCES rpc_retry_test.cc LIBS ferry_rpc)
+# CURVE key files and key arguments.
+ferry_add_test(rpc_curve_keys_test SOURCES rpc_curve_keys_test.cc LIBS ferry_rpc ferry_compiler)
