@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -63,6 +64,33 @@ StatusOr<std::unique_ptr<SealedChannel>> OpenBulkChannel(std::shared_ptr<zmq::co
                                std::string_view(key.via.bin.ptr, key.via.bin.size),
                                SealDirection::kClientToWorker);
 }
+
+// The size of the next upload chunk: it starts at 256 KiB and follows the rate at which the
+// agent acknowledges chunks, so that one chunk takes about kChunkSeconds on the link, between
+// 64 KiB and kChunkBytes. A chunk must arrive whole within the connection's heartbeat timeout
+// (ZeroMQ counts only whole messages as traffic and drops a connection silent for 5 s), which a
+// fixed 4 MiB chunk does not on a link slower than about 8 Mbit/s; on a fast link the size
+// reaches kChunkBytes within a few chunks.
+class UploadChunkSizer {
+ public:
+  size_t next() const { return next_; }
+
+  // A chunk of `bytes` was acknowledged now.
+  void Acknowledged(uint64_t bytes) {
+    const auto now = Clock::now();
+    const double seconds = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    if (seconds <= 0) return;
+    const double fits = static_cast<double>(bytes) / seconds * kChunkSeconds;
+    next_ = static_cast<size_t>(std::clamp(fits, double{kMinChunk}, double{kChunkBytes}));
+  }
+
+ private:
+  static constexpr double kChunkSeconds = 1.0;
+  static constexpr size_t kMinChunk = size_t{64} << 10;
+  size_t next_ = size_t{256} << 10;
+  Clock::time_point last_ = Clock::now();
+};
 
 }  // namespace
 
@@ -158,16 +186,21 @@ StatusOr<bool> RemoteSession::BeginUpload(const std::string& label, const std::s
 Status RemoteSession::SendUpload(const std::string& label, std::string_view data) {
   {
     auto lock = core_->Lock();
-    // Requests in flight, with the bytes acknowledged once each one's reply arrives.
-    std::vector<std::pair<uint64_t, uint64_t>> in_flight;
+    // Requests in flight: id, the bytes acknowledged once its reply arrives, its size.
+    struct Chunk {
+      uint64_t id, end, size;
+    };
+    std::vector<Chunk> in_flight;
+    UploadChunkSizer sizer;
     auto await_oldest = [&]() -> Status {
-      RETURN_IF_ERROR(core_->Await(in_flight.front().first).status());
-      if (upload_progress_) upload_progress_(in_flight.front().second, data.size());
+      RETURN_IF_ERROR(core_->Await(in_flight.front().id).status());
+      sizer.Acknowledged(in_flight.front().size);
+      if (upload_progress_) upload_progress_(in_flight.front().end, data.size());
       in_flight.erase(in_flight.begin());
       return Status::Ok();
     };
-    for (size_t offset = 0; offset < data.size(); offset += kChunkBytes) {
-      const size_t size = std::min(kChunkBytes, data.size() - offset);
+    for (size_t offset = 0, size = 0; offset < data.size(); offset += size) {
+      size = std::min(sizer.next(), data.size() - offset);
       ASSIGN_OR_RETURN(uint64_t id, core_->Send(MessageType::kUploadChunk, 2, [&](MessageWriter& w) {
         w.packer().pack(label);
         w.packer().pack(static_cast<uint64_t>(offset));
@@ -175,7 +208,7 @@ Status RemoteSession::SendUpload(const std::string& label, std::string_view data
         w.AddFrame(core_->has_bulk_path() ? ViewFrame(data.substr(offset, size))
                                           : CopyFrame(data.substr(offset, size)));
       }));
-      in_flight.emplace_back(id, offset + size);
+      in_flight.push_back({id, offset + size, size});
       if (in_flight.size() >= static_cast<size_t>(kCopyWindow)) RETURN_IF_ERROR(await_oldest());
     }
     while (!in_flight.empty()) RETURN_IF_ERROR(await_oldest());

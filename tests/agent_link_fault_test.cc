@@ -53,6 +53,12 @@ using testing::WaitFor;
 
 constexpr const char* kKey = "linkfault";
 
+rpc::DeviceRequest Within(std::chrono::milliseconds timeout) {
+  rpc::DeviceRequest request;
+  request.timeout = timeout;
+  return request;
+}
+
 int64_t SteadyNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
       .count();
@@ -193,7 +199,7 @@ class AgentLinkFaultTest : public ::testing::Test {
         [&]() -> int {
           StatusOr<rpc::TrackerClient> tracker = rpc::ConnectTracker(tracker_, ClientOptions(10s));
           if (!tracker.ok()) return 2;
-          StatusOr<rpc::RemoteSession> session = tracker->Request(kKey, {.timeout = 10s});
+          StatusOr<rpc::RemoteSession> session = tracker->Request(kKey, Within(10s));
           if (!session.ok()) {
             std::fprintf(stderr, "echo client: %s\n", session.status().ToString().c_str());
             return 3;
@@ -238,7 +244,7 @@ TEST_F(AgentLinkFaultTest, CutMidCopyFailsInTimeFreesSessionAndLeaseAndHealsAfte
           StatusOr<rpc::TrackerClient> tracker =
               rpc::ConnectTracker(tracker_, ClientOptions(kTimeout));
           if (!tracker.ok()) return 2;
-          StatusOr<rpc::RemoteSession> session = tracker->Request(kKey, {.timeout = 10s});
+          StatusOr<rpc::RemoteSession> session = tracker->Request(kKey, Within(10s));
           if (!session.ok()) {
             std::fprintf(stderr, "client: %s\n", session.status().ToString().c_str());
             return 3;
@@ -305,7 +311,7 @@ TEST_F(AgentLinkFaultTest, SlowLinkUploadCompletesPastTheCallTimeoutWithProgress
         StatusOr<rpc::TrackerClient> tracker =
             rpc::ConnectTracker(tracker_, ClientOptions(kTimeout));
         if (!tracker.ok()) return 2;
-        StatusOr<rpc::RemoteSession> session = tracker->Request(kKey, {.timeout = 30s});
+        StatusOr<rpc::RemoteSession> session = tracker->Request(kKey, Within(30s));
         if (!session.ok()) {
           std::fprintf(stderr, "client: %s\n", session.status().ToString().c_str());
           return 3;

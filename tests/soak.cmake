@@ -7,9 +7,3 @@ target_compile_definitions(soak_test PRIVATE
   FERRY_TRACKER_PATH="$<TARGET_FILE:ferry-tracker>"
   FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>")
 add_dependencies(soak_test ferry-tracker ferry-agent)
-# ferry_add_test gives every test 300 s; the soak runs about 90 s (libraries, start-up, 60 s
-# of load, drain), and a hang should fail sooner.
-set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES
-  ${CMAKE_CURRENT_BINARY_DIR}/soak_test_timeout.cmake)
-file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/soak_test_timeout.cmake
-  "set_tests_properties(SoakTest.OneMinuteSoakLosesNothing PROPERTIES TIMEOUT 200)\n")
