@@ -105,8 +105,11 @@ Status Compile(const ExportOptions& options, const std::string& source_path,
                                    "-o",
                                    output_path,
                                    FERRY_KERNELS_LIBRARY,
-                                   "-Wl,--exclude-libs,ALL",
-                                   "-Wl,--no-undefined"};
+                                   "-Wl,--exclude-libs,ALL"};
+  const std::vector<std::string> sanitizers = SplitList(FERRY_SANITIZER_FLAGS);
+  argv.insert(argv.end(), sanitizers.begin(), sanitizers.end());
+  // Under a sanitizer its runtime's symbols come from the process that loads the library.
+  if (sanitizers.empty()) argv.push_back("-Wl,--no-undefined");
   for (const std::string& lib : SplitList(FERRY_BLAS_LIBRARIES)) argv.push_back(lib);
   argv.push_back("-lm");
   ASSIGN_OR_RETURN(ProcessResult result, RunProcess(argv, log_path, options.compile_timeout));

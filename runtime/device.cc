@@ -2,9 +2,11 @@
 
 #include <charconv>
 
+#include "runtime/check.h"
+
 namespace ferry {
 
-std::string DeviceTypeName(DLDeviceType type) {
+std::string DeviceTypeName(int32_t type) {
   switch (type) {
     case kDLCPU:
       return "cpu";
@@ -13,6 +15,11 @@ std::string DeviceTypeName(DLDeviceType type) {
     default:
       return "device_type_" + std::to_string(static_cast<int>(type));
   }
+}
+
+DLDevice Device::ToDL() const {
+  FERRY_CHECK(!is_remote()) << "DLPack has no form for the remote device " << ToString();
+  return DLDevice{static_cast<DLDeviceType>(type), id};
 }
 
 std::string Device::ToString() const {

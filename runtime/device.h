@@ -4,6 +4,7 @@
 
 #include <dlpack/dlpack.h>
 
+#include <cstdint>
 #include <string>
 
 #include "runtime/status.h"
@@ -15,24 +16,24 @@ namespace ferry {
 inline constexpr int kRemoteDeviceMask = 128;
 
 struct Device {
-  DLDeviceType type = kDLCPU;
+  // A DLDeviceType, or kRemoteDeviceMask plus one. An int, not a DLDeviceType: the masked
+  // values lie outside the enum's range, so holding them in it would be undefined behaviour.
+  int32_t type = kDLCPU;
   int id = 0;
 
   static Device Cpu(int id = 0) { return Device{kDLCPU, id}; }
   static Device Cuda(int id = 0) { return Device{kDLCUDA, id}; }
 
-  DLDevice ToDL() const { return DLDevice{type, id}; }
+  // DLPack's form of a local device. A remote device has none (DLPack cannot name it):
+  // precondition !is_remote().
+  DLDevice ToDL() const;
   static Device FromDL(DLDevice d) { return Device{d.device_type, d.device_id}; }
 
-  bool is_remote() const { return static_cast<int>(type) >= kRemoteDeviceMask; }
+  bool is_remote() const { return type >= kRemoteDeviceMask; }
   // The same device as seen on the remote machine (the mask removed).
-  Device Local() const {
-    return is_remote() ? Device{static_cast<DLDeviceType>(type - kRemoteDeviceMask), id} : *this;
-  }
+  Device Local() const { return is_remote() ? Device{type - kRemoteDeviceMask, id} : *this; }
   // The device `d` of the remote machine, as the client refers to it.
-  static Device Remote(Device d) {
-    return Device{static_cast<DLDeviceType>(static_cast<int>(d.type) + kRemoteDeviceMask), d.id};
-  }
+  static Device Remote(Device d) { return Device{d.type + kRemoteDeviceMask, d.id}; }
 
   // "cpu(0)", "cuda(1)", "remote:cpu(0)".
   std::string ToString() const;
@@ -46,7 +47,7 @@ struct Device {
 StatusOr<Device> ParseDevice(const std::string& text);
 
 // "cpu", "cuda", or "device_type_N" for types Ferry has no name for.
-std::string DeviceTypeName(DLDeviceType type);
+std::string DeviceTypeName(int32_t type);
 
 }  // namespace ferry
 

@@ -9,7 +9,7 @@ DeviceApi* CpuDeviceApiInstance();
 DeviceApi* CudaDeviceApiInstance();
 #endif
 
-StatusOr<DeviceApi*> GetDeviceApi(DLDeviceType type) {
+StatusOr<DeviceApi*> GetDeviceApi(int32_t type) {
   switch (type) {
     case kDLCPU:
       return CpuDeviceApiInstance();

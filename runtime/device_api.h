@@ -45,7 +45,7 @@ class DeviceApi {
 
 // The API for `type`, or kUnimplemented when this build has none (e.g. CUDA built without the
 // toolkit). The returned pointer lives for the whole process.
-StatusOr<DeviceApi*> GetDeviceApi(DLDeviceType type);
+StatusOr<DeviceApi*> GetDeviceApi(int32_t type);
 
 }  // namespace ferry
 

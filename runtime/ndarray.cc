@@ -9,9 +9,12 @@ namespace ferry {
 class NDArrayNode : public Object {
  public:
   ~NDArrayNode() override {
-    if (api_ != nullptr) api_->Free(Device::FromDL(tensor_.device), tensor_.data);
+    if (api_ != nullptr) api_->Free(device_, tensor_.data);
   }
 
+  // For a remote array tensor_.device is the device on the remote machine (DLPack cannot
+  // name a remote one); device_ is the array's device as the client sees it.
+  Device device_;
   DLTensor tensor_{};
   std::vector<int64_t> shape_;
   // Set when this node owns tensor_.data and must free it.
@@ -31,7 +34,8 @@ ObjectPtr<NDArrayNode> MakeNode(void* data, std::vector<int64_t> shape, DataType
   node->shape_ = std::move(shape);
   node->num_elements_ = num_elements;
   node->tensor_.data = data;
-  node->tensor_.device = device.ToDL();
+  node->device_ = device;
+  node->tensor_.device = device.Local().ToDL();
   node->tensor_.ndim = static_cast<int32_t>(node->shape_.size());
   node->tensor_.dtype = dtype.ToDL();
   node->tensor_.shape = node->shape_.data();
@@ -40,12 +44,11 @@ ObjectPtr<NDArrayNode> MakeNode(void* data, std::vector<int64_t> shape, DataType
   return node;
 }
 
-Status CheckCompatible(int64_t dst_elems, DataType dst_type, int64_t src_elems,
-                       DataType src_type) {
+Status CheckCompatible(int64_t dst_elems, DataType dst_type, int64_t src_elems, DataType src_type) {
   if (dst_elems != src_elems || !(dst_type == src_type)) {
     return InvalidArgumentError("cannot copy " + src_type.ToString() + " x " +
-                                std::to_string(src_elems) + " into " + dst_type.ToString() +
-                                " x " + std::to_string(dst_elems));
+                                std::to_string(src_elems) + " into " + dst_type.ToString() + " x " +
+                                std::to_string(dst_elems));
   }
   return Status::Ok();
 }
@@ -206,7 +209,7 @@ DataType NDArray::dtype() const {
 }
 Device NDArray::device() const {
   FERRY_CHECK(node_) << "device() of a null NDArray";
-  return Device::FromDL(node()->tensor_.device);
+  return node()->device_;
 }
 int64_t NDArray::NumElements() const {
   FERRY_CHECK(node_) << "NumElements() of a null NDArray";

@@ -141,6 +141,22 @@ TEST(DeviceTest, PrintAndParse) {
   EXPECT_EQ(Device::FromDL(Device::Cuda(2).ToDL()), Device::Cuda(2));
 }
 
+// Found by the UBSan suite (scripts/test --sanitize address): a remote device's type (the
+// mask plus a DLPack type, e.g. 129) was held in a DLDeviceType, whose range ends at 15: "load
+// of value 129, which is not a valid value for type 'DLDeviceType'". Device holds an int, and
+// DLPack's form exists only for local devices.
+TEST(DeviceTest, RemoteDevicesAreOutsideDLPack) {
+  const Device remote = Device::Remote(Device::Cuda(1));
+  EXPECT_EQ(remote.type, kRemoteDeviceMask + kDLCUDA);
+  EXPECT_TRUE(remote.is_remote());
+  EXPECT_EQ(remote.Local(), Device::Cuda(1));
+  EXPECT_EQ(remote.ToString(), "remote:cuda(1)");
+  EXPECT_THROW((void)remote.ToDL(), CheckError);
+  const DLDevice local = Device::Cuda(1).ToDL();
+  EXPECT_EQ(local.device_type, kDLCUDA);
+  EXPECT_EQ(Device::FromDL(local), Device::Cuda(1));
+}
+
 TEST(DeviceTest, ParseErrors) {
   for (const char* text :
        {"", "tpu", "cpu(", "cpu(1", "cpu()", "cpu(-1)", "cpu:x", "cpu:1x", "cuda(1)x", "cpu:"}) {
