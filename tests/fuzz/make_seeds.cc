@@ -4,6 +4,7 @@
 // written by it; the curve keys are random, so a rerun changes those seeds.
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -123,6 +124,73 @@ std::vector<std::pair<std::string, Frames>> SessionMessages() {
   return out;
 }
 
+// A session as session_server_fuzz.cc reads it: the mode byte, then messages, each a
+// connection byte ('c' even: the client; 'i' odd: an intruder) and the message's frames.
+std::string SessionScript(char mode, const std::vector<std::pair<char, Frames>>& messages) {
+  Frames outer;
+  for (const auto& [connection, frames] : messages) {
+    const std::string message = connection + fuzz::JoinFrames(frames);
+    outer.emplace_back(message.data(), message.size());
+  }
+  return WithMode(mode, fuzz::JoinFrames(outer));
+}
+
+void WriteSessionServerSeeds() {
+  auto request = [](MessageType type, uint64_t id, uint32_t items,
+                    const std::function<void(MessageWriter&)>& body) {
+    MessageWriter w = MessageWriter::Request(type, id, 5000, items);
+    body(w);
+    return std::move(w).Finish();
+  };
+  auto hello = [&](const std::string& token) {
+    return request(MessageType::kHello, 1, 1, [&](MessageWriter& w) { w.packer().pack(token); });
+  };
+  auto get_echo = request(MessageType::kGetGlobalFunction, 2, 1,
+                          [](MessageWriter& w) { w.packer().pack(std::string("ferry.echo")); });
+  auto call_echo = request(MessageType::kCallFunction, 3, 2, [](MessageWriter& w) {
+    w.packer().pack(uint64_t{1});
+    w.packer().pack_array(2);
+    PackPlainValue(w, Value(std::string("ping")));
+    PackHostArray(w, FloatArray({2, 2}));
+  });
+  auto alloc = request(MessageType::kAllocArray, 4, 3, [](MessageWriter& w) {
+    PackShape(w.packer(), {4, 4});
+    PackDataType(w.packer(), DataType::Float32());
+    PackDevice(w.packer(), Device::Cpu());
+  });
+  auto copy_to = request(MessageType::kCopyToRemote, 5, 2, [](MessageWriter& w) {
+    w.packer().pack(uint64_t{2});
+    w.packer().pack(uint64_t{0});
+    w.AddFrame(CopyFrame(std::string(64, '\x01')));
+  });
+  auto copy_from = request(MessageType::kCopyFromRemote, 6, 3, [](MessageWriter& w) {
+    w.packer().pack(uint64_t{2});
+    w.packer().pack(uint64_t{0});
+    w.packer().pack(uint64_t{64});
+  });
+  auto attributes = request(MessageType::kDeviceAttributes, 7, 1,
+                            [](MessageWriter& w) { PackDevice(w.packer(), Device::Cpu()); });
+  auto release = request(MessageType::kReleaseHandles, 8, 1, [](MessageWriter& w) {
+    w.packer().pack_array(2);
+    w.packer().pack(uint64_t{1});
+    w.packer().pack(uint64_t{2});
+  });
+  auto close = request(MessageType::kCloseSession, 9, 0, [](MessageWriter&) {});
+  std::vector<std::pair<char, Frames>> work;
+  for (Frames* frames :
+       {&get_echo, &call_echo, &alloc, &copy_to, &copy_from, &attributes, &release, &close}) {
+    work.emplace_back('c', std::move(*frames));
+  }
+  Write("session_server", "work", SessionScript(0, work));
+  const std::string token = "0123456789abcdef0123456789abcdef";
+  std::vector<std::pair<char, Frames>> handshake;
+  handshake.emplace_back('c', hello("wrong-token"));
+  handshake.emplace_back('i', hello(token));
+  handshake.emplace_back('c', hello(token));
+  handshake.emplace_back('i', hello(token));
+  Write("session_server", "handshake", SessionScript(1, handshake));
+}
+
 AgentHeartbeat SampleHeartbeat() {
   AgentHeartbeat hb;
   hb.agent_id = "agent-1";
@@ -143,6 +211,7 @@ std::string SignedBytes(Frames frames) {
 }
 
 void WriteAll(const fs::path& onnx_root) {
+  WriteSessionServerSeeds();
   // message, value_codec: session messages and tracker messages.
   for (auto& [name, frames] : SessionMessages()) {
     const std::string joined = fuzz::JoinFrames(frames);
