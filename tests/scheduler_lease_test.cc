@@ -61,12 +61,14 @@ TEST_F(SchedulerTest, ReleaseFromAnotherClientOrConnectionIsRefusedAndChangesNot
   const std::pair<std::string, std::string> strangers[] = {
       {"c2", ConnectionOf("c2")}, {"c1", ConnectionOf("c2")}, {"c2", ConnectionOf("c1")}};
   for (const auto& [client, connection] : strangers) {
-    const Status status = scheduler_.ReleaseLease(grant.lease_id, client, connection, now_, &events);
+    const Status status =
+        scheduler_.ReleaseLease(grant.lease_id, client, connection, now_, &events);
     EXPECT_EQ(status.code(), StatusCode::kPermissionDenied) << client << " " << connection;
   }
   EXPECT_TRUE(events.grants.empty());  // c2 is not granted the busy agent
   EXPECT_EQ(scheduler_.num_queued(), 1u);
-  const AgentSummary* a1 = FindAgent(scheduler_.Summary(), "a1");
+  const SchedulerSummary summary = scheduler_.Summary();
+  const AgentSummary* a1 = FindAgent(summary, "a1");
   ASSERT_NE(a1, nullptr);
   EXPECT_TRUE(a1->busy);
   EXPECT_EQ(a1->client_id, "c1");
@@ -81,14 +83,17 @@ TEST_F(SchedulerTest, ReleaseFromAnotherClientOrConnectionIsRefusedAndChangesNot
 
 TEST_F(SchedulerTest, LeaseLearntAfterRestartCannotBeReleasedByAClient) {
   Beat(MakeAgent("a1"), {777});
-  const AgentSummary* a1 = FindAgent(scheduler_.Summary(), "a1");
+  const SchedulerSummary summary = scheduler_.Summary();
+  const AgentSummary* a1 = FindAgent(summary, "a1");
   ASSERT_NE(a1, nullptr);
   ASSERT_TRUE(a1->busy);
   SchedulerEvents events;
   EXPECT_EQ(scheduler_.ReleaseLease(777, a1->client_id, "", now_, &events).code(),
             StatusCode::kPermissionDenied);
   scheduler_.ReleaseConnection("", now_, &events);
-  EXPECT_TRUE(FindAgent(scheduler_.Summary(), "a1")->busy);
+  const SchedulerSummary after = scheduler_.Summary();
+  ASSERT_NE(FindAgent(after, "a1"), nullptr);
+  EXPECT_TRUE(FindAgent(after, "a1")->busy);
 }
 
 TEST_F(SchedulerTest, ReleasedAgentIsFreeInSummary) {
@@ -320,7 +325,8 @@ TEST_F(SchedulerTest, AgentDyingWhileLeasedIsDroppedWithItsLease) {
   events = scheduler_.Tick(now_);
   EXPECT_EQ(events.lost_agents, (std::vector<std::string>{"a1"}));
   EXPECT_EQ(scheduler_.num_agents(), 1u);
-  EXPECT_EQ(FindAgent(scheduler_.Summary(), "a1"), nullptr);
+  const SchedulerSummary summary = scheduler_.Summary();
+  EXPECT_EQ(FindAgent(summary, "a1"), nullptr);
   EXPECT_FALSE(Release(lease, &events).ok());
 
   // New requests go to a2, then wait; a1 is never granted again.

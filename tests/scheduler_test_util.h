@@ -45,6 +45,9 @@ inline const AgentSummary* FindAgent(const SchedulerSummary& summary, const std:
   }
   return nullptr;
 }
+// A pointer into a temporary summary would dangle (found by ASan in scheduler_lease_test):
+// keep the summary in a variable.
+const AgentSummary* FindAgent(SchedulerSummary&& summary, const std::string& id) = delete;
 
 class SchedulerTest : public ::testing::Test {
  protected:

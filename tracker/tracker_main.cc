@@ -86,24 +86,36 @@ ferry::Status Run(int argc, char** argv, const std::atomic<bool>& stop) {
   return ferry::Status::Ok();
 }
 
+std::atomic<bool> g_stop{false};  // set on SIGINT/SIGTERM; nothing else is global
+
+void OnStopSignal(int) { g_stop.store(true); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  // SIGINT and SIGTERM are blocked in every thread (ZeroMQ's and the ZAP handler's inherit the
-  // mask) and taken by one thread with sigwait, so no system call is ever interrupted.
+  // SIGINT and SIGTERM are blocked in every thread main starts (ZeroMQ's and the ZAP
+  // handler's inherit the mask) and taken by one thread with sigwait, so no system call of
+  // theirs is ever interrupted. A thread a library started before main (OpenBLAS's, where it
+  // is linked) has them unblocked: the handler, with SA_RESTART, makes a signal delivered
+  // there stop the tracker too, instead of the default action killing it.
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  action.sa_flags = SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  static std::atomic<bool> stop{false};  // outlives the detached thread
   std::thread([signals] {
     int signal = 0;
     sigwait(&signals, &signal);
-    stop.store(true);
+    g_stop.store(true);
   }).detach();
   try {
-    const ferry::Status status = Run(argc, argv, stop);
+    const ferry::Status status = Run(argc, argv, g_stop);
     if (!status.ok()) {
       std::cerr << "ferry-tracker: error: " << status.message() << "\n";
       return 1;
