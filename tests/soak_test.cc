@@ -55,7 +55,9 @@ TEST(SoakTest, OneMinuteSoakLosesNothing) {
   for (const ProcessReport& p : report->processes) {
     ASSERT_TRUE(p.sampled) << p.name << " has no samples after warm-up";
     // A sanitizer's quarantine keeps freed memory for a while: RSS is no measure there.
-    if (!kUnderSanitizer) EXPECT_LT(p.summary.rss_kib.growth, options.max_growth) << p.name << " RSS";
+    if (!kUnderSanitizer) {
+      EXPECT_LT(p.summary.rss_kib.growth, options.max_growth) << p.name << " RSS";
+    }
     EXPECT_LT(p.summary.fds.growth, options.max_growth) << p.name << " open files";
   }
 }
