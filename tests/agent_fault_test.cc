@@ -28,6 +28,7 @@
 #include "tests/agent_test_process.h"
 #include "tests/kernel_library_test_util.h"
 #include "tests/model_test_util.h"
+#include "tests/sanitizer_test_util.h"
 
 namespace ferry {
 namespace {
@@ -35,16 +36,8 @@ namespace {
 using namespace std::chrono_literals;
 using rpc::Clock;
 using testing::AgentProcess;
+using testing::kUnderSanitizer;
 using testing::WaitFor;
-
-// Whether this binary runs under AddressSanitizer or ThreadSanitizer, which reserve far more
-// address space than any RLIMIT_AS a test could set.
-constexpr bool kUnderSanitizer =
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    true;
-#else
-    false;
-#endif
 
 std::string RandomBytes(size_t size, uint32_t seed) {
   std::string bytes(size, '\0');

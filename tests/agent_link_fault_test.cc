@@ -192,18 +192,26 @@ class AgentLinkFaultTest : public ::testing::Test {
         << out;
   }
 
+  // In a client process: a session granted by the tracker, whose calls have `call_timeout`,
+  // waiting up to `wait` for the agent. Errors are printed to stderr (the test's output).
+  StatusOr<rpc::RemoteSession> RequestSession(std::chrono::milliseconds call_timeout,
+                                              std::chrono::milliseconds wait) {
+    StatusOr<rpc::RemoteSession> session = [&]() -> StatusOr<rpc::RemoteSession> {
+      ASSIGN_OR_RETURN(rpc::TrackerClient tracker,
+                       rpc::ConnectTracker(tracker_, ClientOptions(call_timeout)));
+      return tracker.Request(kKey, Within(wait));
+    }();
+    if (!session.ok()) std::fprintf(stderr, "client: %s\n", session.status().ToString().c_str());
+    return session;
+  }
+
   // From ns c: a session through the tracker that answers ferry.echo. 0 when it works.
   int EchoFromClient() {
     return net_->RunIn(
         "c",
         [&]() -> int {
-          StatusOr<rpc::TrackerClient> tracker = rpc::ConnectTracker(tracker_, ClientOptions(10s));
-          if (!tracker.ok()) return 2;
-          StatusOr<rpc::RemoteSession> session = tracker->Request(kKey, Within(10s));
-          if (!session.ok()) {
-            std::fprintf(stderr, "echo client: %s\n", session.status().ToString().c_str());
-            return 3;
-          }
+          StatusOr<rpc::RemoteSession> session = RequestSession(10s, 10s);
+          if (!session.ok()) return 3;
           StatusOr<PackedFunc> echo = session->GetFunction("ferry.echo");
           if (!echo.ok() || !echo->Call(std::string("ping")).ok()) return 4;
           return session->Close().ok() ? 0 : 5;
@@ -241,14 +249,8 @@ TEST_F(AgentLinkFaultTest, CutMidCopyFailsInTimeFreesSessionAndLeaseAndHealsAfte
     client_code = net_->RunIn(
         "c",
         [&]() -> int {
-          StatusOr<rpc::TrackerClient> tracker =
-              rpc::ConnectTracker(tracker_, ClientOptions(kTimeout));
-          if (!tracker.ok()) return 2;
-          StatusOr<rpc::RemoteSession> session = tracker->Request(kKey, Within(10s));
-          if (!session.ok()) {
-            std::fprintf(stderr, "client: %s\n", session.status().ToString().c_str());
-            return 3;
-          }
+          StatusOr<rpc::RemoteSession> session = RequestSession(kTimeout, 10s);
+          if (!session.ok()) return 3;
           StatusOr<NDArray> remote =
               session->Empty({kArrayBytes / 4}, DataType::Float32(), session->Cpu());
           if (!remote.ok()) return 4;
@@ -308,14 +310,8 @@ TEST_F(AgentLinkFaultTest, SlowLinkUploadCompletesPastTheCallTimeoutWithProgress
   const int code = net_->RunIn(
       "c",
       [&]() -> int {
-        StatusOr<rpc::TrackerClient> tracker =
-            rpc::ConnectTracker(tracker_, ClientOptions(kTimeout));
-        if (!tracker.ok()) return 2;
-        StatusOr<rpc::RemoteSession> session = tracker->Request(kKey, Within(30s));
-        if (!session.ok()) {
-          std::fprintf(stderr, "client: %s\n", session.status().ToString().c_str());
-          return 3;
-        }
+        StatusOr<rpc::RemoteSession> session = RequestSession(kTimeout, 30s);
+        if (!session.ok()) return 3;
         const auto begun = Clock::now();
         std::string progress;
         session->set_upload_progress([&](uint64_t done, uint64_t total) {

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "bench/soak/soak_harness.h"
+#include "tests/sanitizer_test_util.h"
 
 #if !defined(FERRY_TRACKER_PATH) || !defined(FERRY_AGENT_PATH)
 #error "FERRY_TRACKER_PATH and FERRY_AGENT_PATH must name the binaries"
@@ -19,12 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr bool kUnderSanitizer =
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    true;
-#else
-    false;
-#endif
+using testing::kUnderSanitizer;
 
 TEST(SoakTest, OneMinuteSoakLosesNothing) {
   SoakOptions options;

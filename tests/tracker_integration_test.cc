@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "compiler/compiler_config.h"
+#include "tests/sanitizer_test_util.h"
 #include "tests/tracker_test_fixture.h"
 
 namespace ferry {
@@ -77,9 +78,9 @@ TEST_F(TrackerTest, SigtermAndSigintStopTheTrackerCleanly) {
 // and killed the tracker ("killed by signal 15") instead of stopping it. OpenBLAS preloaded
 // into the tracker starts such a thread.
 TEST_F(TrackerTest, SigtermStopsTheTrackerCleanlyBesideALibrarysEarlyThreads) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "a sanitizer's runtime must be the first library: nothing can be preloaded";
-#endif
+  if (testing::kUnderSanitizer) {
+    GTEST_SKIP() << "a sanitizer's runtime must be the first library: nothing can be preloaded";
+  }
   const std::string blas =
       std::string(FERRY_BLAS_LIBRARIES).substr(0, std::string(FERRY_BLAS_LIBRARIES).find('|'));
   if (blas.empty() || blas.find(".so") == std::string::npos) {
