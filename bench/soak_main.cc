@@ -6,6 +6,7 @@
 // tests/soak_test.cc runs it for one minute. See bench/README.md, "soak".
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -37,8 +38,20 @@ const util::OptionSpec kOptions[] = {
     {"keep-dir", "", false, "keep the directory with the logs even when the soak passes"},
     {"tracker", "", true, "PATH  the ferry-tracker binary (the one built with this program)"},
     {"agent", "", true, "PATH  the ferry-agent binary (the one built with this program)"},
+    {"tracker-wrapper", "", true,
+     "CMD  start the tracker under CMD (words split on spaces; an absolute path first), e.g. "
+     "'/usr/bin/env MALLOC_ARENA_MAX=2'"},
+    {"agent-wrapper", "", true, "CMD  start each agent under CMD, as --tracker-wrapper"},
     {"help", "h", false, "show this help"},
 };
+
+// "a b  c" -> {"a", "b", "c"}.
+std::vector<std::string> Words(const std::string& text) {
+  std::vector<std::string> words;
+  std::istringstream in(text);
+  for (std::string word; in >> word;) words.push_back(word);
+  return words;
+}
 
 StatusOr<double> Number(const util::ParsedArgs& args, const std::string& name, double fallback,
                         double min) {
@@ -89,6 +102,8 @@ Status ParseOptions(int argc, char** argv, SoakOptions* o, bool* help) {
   o->keep_dir = args.Has("keep-dir");
   o->tracker_path = args.Get("tracker").value_or(FERRY_TRACKER_PATH);
   o->agent_path = args.Get("agent").value_or(FERRY_AGENT_PATH);
+  o->tracker_wrapper = Words(args.Get("tracker-wrapper").value_or(""));
+  o->agent_wrapper = Words(args.Get("agent-wrapper").value_or(""));
   if (o->warm_up_fraction >= 1) return InvalidArgumentError("--warm-up must be below 1");
   return Status::Ok();
 }

@@ -25,6 +25,7 @@
 #include "rpc/curve_keys.h"
 #include "rpc/ticket.h"
 #include "runtime/file_util.h"
+#include "util/malloc_tuning.h"
 
 namespace {
 
@@ -189,6 +190,9 @@ int main(int argc, char** argv) {
     }
     return ferry::agent::RunSessionWorker(*config);
   }
+  // The daemon only (its workers allocate tensors), before any thread starts. Per session a
+  // client connection comes and goes; see util/malloc_tuning.h.
+  ferry::util::TuneMallocForServer();
   struct sigaction action {};
   action.sa_handler = OnSignal;
   sigaction(SIGINT, &action, nullptr);

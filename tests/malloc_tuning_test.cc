@@ -3,7 +3,7 @@
 // sit between them; with glibc's defaults they do not. Regression test for the soak's growing
 // tracker and agent RSS (bench/README.md, "soak"). Each case runs in a child process, since
 // malloc settings are process-wide.
-#include "tracker/malloc_tuning.h"
+#include "util/malloc_tuning.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -19,7 +19,7 @@
 #define FERRY_SANITIZED_MALLOC 1  // the sanitizer's allocator ignores glibc's settings
 #endif
 
-namespace ferry::tracker {
+namespace ferry::util {
 namespace {
 
 constexpr int kBuffers = 1024;
@@ -73,9 +73,8 @@ TEST(MallocTuningTest, FreedConnectionBuffersGiveTheirMemoryBack) {
   const int64_t allocated_kib = int64_t{kBuffers} * kBufferBytes / 1024;  // 16 MiB
   const int64_t tuned = FreedKiBInChild(true);
   ASSERT_NE(tuned, INT64_MIN) << "the child failed";
-  EXPECT_GE(tuned, allocated_kib / 2)
-      << "with TuneMallocForServer, freeing " << allocated_kib << " KiB gave back " << tuned
-      << " KiB";
+  EXPECT_GE(tuned, allocated_kib / 2) << "with TuneMallocForServer, freeing " << allocated_kib
+                                      << " KiB gave back " << tuned << " KiB";
   // The contrast this guards: glibc's defaults keep the pages (the soak's growth).
   const int64_t untuned = FreedKiBInChild(false);
   ASSERT_NE(untuned, INT64_MIN) << "the child failed";
@@ -85,4 +84,4 @@ TEST(MallocTuningTest, FreedConnectionBuffersGiveTheirMemoryBack) {
 }
 
 }  // namespace
-}  // namespace ferry::tracker
+}  // namespace ferry::util

@@ -36,6 +36,6 @@ target_compile_definitions(tracker_fault_test PRIVATE
   FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>"
   FERRY_CLI_PATH="$<TARGET_FILE:ferry>")
 add_dependencies(tracker_fault_test ferry-tracker ferry-agent ferry)
-# The daemons' malloc settings (tracker/malloc_tuning.h): freed per-connection buffers give
+# The daemons' malloc settings (util/malloc_tuning.h): freed per-connection buffers give
 # their memory back (the soak's RSS growth).
-ferry_add_test(malloc_tuning_test SOURCES malloc_tuning_test.cc LIBS ferry_tracker_core)
+ferry_add_test(malloc_tuning_test SOURCES malloc_tuning_test.cc LIBS ferry_util)

@@ -15,6 +15,7 @@
 #include "rpc/curve_keys.h"
 #include "rpc/ticket.h"
 #include "runtime/file_util.h"
+#include "util/malloc_tuning.h"
 #include "tracker/tracker_server.h"
 #include "util/arg_parser.h"
 
@@ -93,6 +94,7 @@ void OnStopSignal(int) { g_stop.store(true); }
 }  // namespace
 
 int main(int argc, char** argv) {
+  ferry::util::TuneMallocForServer();  // before any thread starts
   // SIGINT and SIGTERM are blocked in every thread main starts (ZeroMQ's and the ZAP
   // handler's inherit the mask) and taken by one thread with sigwait, so no system call of
   // theirs is ever interrupted. A thread a library started before main (OpenBLAS's, where it

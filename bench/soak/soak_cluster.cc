@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <iterator>
+
 #include "runtime/file_util.h"
 #include "tests/process_test_util.h"
 
@@ -28,24 +30,39 @@ StatusOr<ClusterProcess> SoakCluster::Spawn(const std::string& name,
   return p;
 }
 
+namespace {
+
+std::vector<std::string> Wrapped(const std::vector<std::string>& wrapper,
+                                 std::vector<std::string> command) {
+  std::vector<std::string> args = wrapper;
+  args.insert(args.end(), std::make_move_iterator(command.begin()),
+              std::make_move_iterator(command.end()));
+  return args;
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<SoakCluster>> SoakCluster::Start(const ClusterOptions& options) {
   auto cluster = std::unique_ptr<SoakCluster>(new SoakCluster(options));
   const std::string secret_file = options.dir + "/secret";
   RETURN_IF_ERROR(WriteFileAtomically(secret_file, options.secret + "\n"));
   const std::string heartbeat = std::to_string(options.heartbeat.count());
   ASSIGN_OR_RETURN(cluster->tracker_,
-                   cluster->Spawn("tracker", {options.tracker_path, "--listen", "tcp://127.0.0.1:*",
-                                              "--secret-file", secret_file, "--heartbeat-ms",
-                                              heartbeat}));
+                   cluster->Spawn("tracker", Wrapped(options.tracker_wrapper,
+                                                    {options.tracker_path, "--listen",
+                                                     "tcp://127.0.0.1:*", "--secret-file",
+                                                     secret_file, "--heartbeat-ms", heartbeat})));
   for (int i = 0; i < options.agents; ++i) {
     const std::string name = "agent" + std::to_string(i);
     ASSIGN_OR_RETURN(
         ClusterProcess agent,
-        cluster->Spawn(name, {options.agent_path, "--listen", "tcp://127.0.0.1:*", "--work-dir",
-                              options.dir + "/" + name, "--session-timeout",
-                              std::to_string(options.session_timeout_s), "--tracker",
-                              cluster->tracker_.endpoint, "--key", options.key, "--secret-file",
-                              secret_file, "--heartbeat-ms", heartbeat}));
+        cluster->Spawn(name, Wrapped(options.agent_wrapper,
+                                     {options.agent_path, "--listen", "tcp://127.0.0.1:*",
+                                      "--work-dir", options.dir + "/" + name,
+                                      "--session-timeout", std::to_string(options.session_timeout_s),
+                                      "--tracker", cluster->tracker_.endpoint, "--key", options.key,
+                                      "--secret-file", secret_file, "--heartbeat-ms",
+                                      heartbeat})));
     cluster->agents_.push_back(std::move(agent));
   }
   return cluster;

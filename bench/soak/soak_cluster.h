@@ -18,6 +18,13 @@ namespace ferry::soak {
 struct ClusterOptions {
   std::string tracker_path;  // the ferry-tracker binary
   std::string agent_path;    // the ferry-agent binary
+  // Each daemon's command line is prefixed with its wrapper when one is given: an absolute
+  // executable and its arguments, e.g. {"/usr/bin/env", "MALLOC_ARENA_MAX=1"} or a script
+  // that starts a profiler's reader and execs its arguments under the profiler's preload
+  // library. The resources sampled are the spawned process's: the daemon's own under a
+  // wrapper that execs it, the wrapper's otherwise (so heaptrack's own script does not fit).
+  std::vector<std::string> tracker_wrapper;
+  std::vector<std::string> agent_wrapper;
   std::string dir;           // secret, endpoint files, logs and agent work directories
   std::string secret;        // at least 32 bytes
   int agents = 4;

@@ -345,6 +345,8 @@ StatusOr<SoakReport> RunSoak(const SoakOptions& options) {
   ClusterOptions cluster_options;
   cluster_options.tracker_path = options.tracker_path;
   cluster_options.agent_path = options.agent_path;
+  cluster_options.tracker_wrapper = options.tracker_wrapper;
+  cluster_options.agent_wrapper = options.agent_wrapper;
   cluster_options.dir = r.dir;
   cluster_options.secret = "ferry-soak-shared-secret-0123456789abcdef";
   cluster_options.agents = options.real_agents;

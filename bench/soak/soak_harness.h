@@ -28,6 +28,9 @@ namespace ferry::soak {
 
 struct SoakOptions {
   std::string tracker_path, agent_path;  // the binaries
+  // Commands the daemons are started under (ClusterOptions::tracker_wrapper), e.g.
+  // {"/usr/bin/env", "MALLOC_ARENA_MAX=1"}; empty: none.
+  std::vector<std::string> tracker_wrapper, agent_wrapper;
   // The run stops at whichever comes first: every client's sessions done, or this long
   // (then no new session starts; those under way finish).
   std::chrono::seconds duration{600};
