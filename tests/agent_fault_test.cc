@@ -77,7 +77,7 @@ class AgentFaultTest : public ::testing::Test {
 
   StatusOr<rpc::RemoteSession> Connect() {
     rpc::ConnectOptions options;
-    options.timeout = 10s;
+    options.timeout = 10s * testing::kSanitizerSlowdown;
     return rpc::Connect(agent_.endpoint(), options);
   }
 

@@ -88,9 +88,10 @@ class AgentTest : public ::testing::Test {
     work_dir_ = dir_->path() + "/work";
     log_path_ = dir_->path() + "/agent.log";
     const std::string endpoint_file = dir_->path() + "/endpoint";
-    std::vector<std::string> args = {FERRY_AGENT_PATH,  "--listen",          "tcp://127.0.0.1:*",
-                                     "--endpoint-file", endpoint_file,       "--work-dir",
-                                     work_dir_,         "--session-timeout", "3"};
+    std::vector<std::string> args = {
+        FERRY_AGENT_PATH,  "--listen",          "tcp://127.0.0.1:*",
+        "--endpoint-file", endpoint_file,       "--work-dir",
+        work_dir_,         "--session-timeout", std::to_string(3 * testing::kSanitizerSlowdown)};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -143,7 +144,7 @@ class AgentTest : public ::testing::Test {
 
   StatusOr<rpc::RemoteSession> Connect(std::chrono::milliseconds timeout = 20s) {
     rpc::ConnectOptions options;
-    options.timeout = timeout;
+    options.timeout = timeout * testing::kSanitizerSlowdown;
     return rpc::Connect(endpoint_, options);
   }
 
@@ -319,7 +320,8 @@ TEST_F(AgentTest, IdleSessionTimesOut) {
   const std::string session_dir = work_dir_ + "/sessions/" + remote.session_id();
   EXPECT_TRUE(std::filesystem::exists(session_dir));
   // --session-timeout 3: the worker ends the idle session and the agent cleans up.
-  EXPECT_TRUE(WaitFor([&] { return !LogLine("session_end", remote.session_id()).empty(); }, 8s))
+  EXPECT_TRUE(WaitFor([&] { return !LogLine("session_end", remote.session_id()).empty(); },
+                      8s * testing::kSanitizerSlowdown))
       << Log();
   EXPECT_FALSE(std::filesystem::exists(session_dir));
   const StatusOr<PackedFunc> late = remote.GetFunction("ferry.echo");

@@ -14,6 +14,7 @@
 #include "rpc/frame_sealer.h"
 #include "tests/agent_test_process.h"
 #include "tests/model_test_util.h"
+#include "tests/sanitizer_test_util.h"
 
 namespace ferry {
 namespace {
@@ -65,7 +66,7 @@ class BulkPathTest : public ::testing::Test {
 
   rpc::ConnectOptions Options(bool use_bulk_path = true) {
     rpc::ConnectOptions options;
-    options.timeout = 30s;
+    options.timeout = 30s * testing::kSanitizerSlowdown;
     options.channel.curve_identity = client_;
     options.channel.curve_server_key = server_.public_key;
     options.use_bulk_path = use_bulk_path;

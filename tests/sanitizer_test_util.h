@@ -23,6 +23,11 @@ inline constexpr bool kUnderThreadSanitizer =
 
 inline constexpr bool kUnderSanitizer = kUnderAddressSanitizer || kUnderThreadSanitizer;
 
+// How much longer work takes under this build's sanitizer, for the timeouts of tests that move
+// tens of MiB through an instrumented worker (ThreadSanitizer runs such work 5-15x slower;
+// ASan's slowdown fits the ordinary timeouts).
+inline constexpr int kSanitizerSlowdown = kUnderThreadSanitizer ? 10 : 1;
+
 }  // namespace ferry::testing
 
 #endif  // FERRY_TESTS_SANITIZER_TEST_UTIL_H_
