@@ -70,7 +70,8 @@ class AgentFaultTest : public ::testing::Test {
   std::string Path(const std::string& name) const { return dir_->path() + "/" + name; }
 
   void StartAgent(const std::string& work_dir, const std::vector<std::string>& args = {}) {
-    std::vector<std::string> all = {"--session-timeout", "20"};
+    std::vector<std::string> all = {"--session-timeout",
+                                    std::to_string(20 * testing::kSanitizerSlowdown)};
     all.insert(all.end(), args.begin(), args.end());
     ASSERT_OK(agent_.Start(dir_->path(), work_dir, all));
   }
