@@ -186,6 +186,12 @@ class AgentLinkFaultTest : public ::testing::Test {
     ASSERT_EQ(run->exit_code, 0) << run->output;
   }
 
+  // Limits ns c's egress to `rate` with a token bucket (tbf; this kernel has no netem).
+  void ShapeClientLink(const std::string& rate, const std::string& latency) {
+    Tc({"qdisc", "add", "dev", "eth0", "root", "tbf", "rate", rate, "burst", "32kbit", "latency",
+        latency});
+  }
+
   void SetClientLink(bool up) {
     std::string out;
     ASSERT_EQ(net_->Ip({"-n", net_->Name("c"), "link", "set", "eth0", up ? "up" : "down"}, &out), 0)
@@ -239,8 +245,7 @@ TEST_F(AgentLinkFaultTest, CutMidCopyFailsInTimeFreesSessionAndLeaseAndHealsAfte
   constexpr auto kTimeout = 5s;
   constexpr int64_t kArrayBytes = int64_t{32} << 20;
   // 4 Mbit/s, so the 32 MiB copy is still crossing when the link goes down.
-  Tc({"qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "4mbit", "burst", "32kbit", "latency",
-      "400ms"});
+  ShapeClientLink("4mbit", "400ms");
   const std::string started_file = Path("copy.started");
   const std::string result_file = Path("copy.result");
   // In ns c, on a thread of the test: the session and the copy, which must fail.
@@ -303,8 +308,7 @@ TEST_F(AgentLinkFaultTest, CutMidCopyFailsInTimeFreesSessionAndLeaseAndHealsAfte
 TEST_F(AgentLinkFaultTest, SlowLinkUploadCompletesPastTheCallTimeoutWithProgress) {
   constexpr auto kTimeout = 60s;
   constexpr size_t kBytes = size_t{20} << 20;
-  Tc({"qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "1mbit", "burst", "32kbit", "latency",
-      "500ms"});
+  ShapeClientLink("1mbit", "500ms");
   const std::string progress_file = Path("upload.progress");
   const auto start = Clock::now();
   const int code = net_->RunIn(

@@ -79,13 +79,7 @@ TEST_F(TrackerTest, RestartWithFiftyQueuedClientsServesEveryOneWithoutDoubleSess
   const std::string endpoint = tracker_;
   Kill(tracker_pid_);
   const auto killed = Clock::now();
-  Status started = UnavailableError("not started");
-  while (Clock::now() < killed + 10s) {
-    started = StartTracker(endpoint).status();
-    if (started.ok()) break;
-    std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_OK(started);
+  ASSERT_OK(RestartTrackerAt(endpoint, 10s));
   const int64_t restart_ms = MsSince(killed);
   // The clients come back on their own: their requests queue again at the new tracker.
   const bool requeued = WaitFor([&] { return QueueLength(GetStatus()) == kClients; }, 20s);

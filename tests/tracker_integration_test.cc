@@ -135,14 +135,7 @@ TEST_F(TrackerTest, RestartedTrackerLearnsItsAgentsAgain) {
   const std::string endpoint = tracker_;
   Kill(tracker_pid_);
   // The same endpoint again; the port may take a moment to be free.
-  Status started = UnavailableError("not started");
-  const auto deadline = Clock::now() + 5s;
-  while (Clock::now() < deadline) {
-    started = StartTracker(endpoint).status();
-    if (started.ok()) break;
-    std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_OK(started);
+  ASSERT_OK(RestartTrackerAt(endpoint, 5s));
   ASSERT_EQ(tracker_, endpoint);
   const auto restarted = Clock::now();
   ASSERT_TRUE(WaitForAgents({agents_[0].endpoint, agents_[1].endpoint}, 5s))

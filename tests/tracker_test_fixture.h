@@ -36,12 +36,11 @@
 
 extern char** environ;
 
-
 namespace ferry {
 
+using testing::ShellQuote;
 using testing::StopChild;
 using testing::WaitFor;
-using testing::ShellQuote;
 
 using namespace std::chrono_literals;
 using rpc::Clock;
@@ -143,6 +142,19 @@ class TrackerTest : public ::testing::Test {
     return tracker_;
   }
 
+  // Starts a tracker again on `endpoint` (after the last one was killed), retrying while the
+  // port is not yet free, for up to `timeout`. Returns the last attempt's status.
+  Status RestartTrackerAt(const std::string& endpoint, std::chrono::milliseconds timeout) {
+    Status started = UnavailableError("not started");
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      started = StartTracker(endpoint).status();
+      if (started.ok()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return started;
+  }
+
   // Starts an agent of `key` under the tracker at tracker_.
   StatusOr<AgentProcess> StartAgent(const std::string& key,
                                     const std::vector<std::string>& extra = {}) {
@@ -172,7 +184,6 @@ class TrackerTest : public ::testing::Test {
     ASSIGN_OR_RETURN(agent.endpoint, AwaitEndpoint(agent.pid, endpoint_file, agent.log));
     return agent;
   }
-
 
   void Kill(pid_t pid) {
     kill(pid, SIGKILL);
