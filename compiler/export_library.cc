@@ -95,6 +95,7 @@ Status Compile(const ExportOptions& options, const std::string& source_path,
   std::vector<std::string> argv = {CompilerPath(options),
                                    "-std=c++20",
                                    "-O2",
+                                   "-fopenmp",
                                    "-fPIC",
                                    "-shared",
                                    "-fvisibility=hidden",
@@ -111,6 +112,9 @@ Status Compile(const ExportOptions& options, const std::string& source_path,
   // Under a sanitizer its runtime's symbols come from the process that loads the library.
   if (sanitizers.empty()) argv.push_back("-Wl,--no-undefined");
   for (const std::string& lib : SplitList(FERRY_BLAS_LIBRARIES)) argv.push_back(lib);
+  // The kernels' OpenMP pool (runtime/kernel_threads.h) and oneDNN.
+  argv.push_back("-fopenmp");
+  for (const std::string& lib : SplitList(FERRY_DNNL_LIBRARIES)) argv.push_back(lib);
   argv.push_back("-lm");
   ASSIGN_OR_RETURN(ProcessResult result, RunProcess(argv, log_path, options.compile_timeout));
   if (result.signalled || result.exit_code != 0) {

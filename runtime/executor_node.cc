@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "runtime/kernel_threads.h"
+
 namespace ferry {
 
 const ExecutorNode::MethodEntry ExecutorNode::kMethods[] = {
@@ -157,6 +159,7 @@ StatusOr<Value> ExecutorNode::Run(std::span<const Value> args) {
                                      "file");
     }
   }
+  ApplyKernelThreads();
   Status status = Execute();
   if (!status.ok()) return status.WithContext("run " + Describe());
   return Value();
