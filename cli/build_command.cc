@@ -30,6 +30,8 @@ const OptionSpec kOptions[] = {
     {"no-package-params", "", false, "write the parameters to LIB.params instead of LIB"},
     {"seed", "", true, "N  seed of the zoo's random weights"},
     {"keep-source", "", false, "keep the generated C++ source as LIB.cc"},
+    {"plain-kernels", "", false,
+     "keep convolutions on the plain NCHW kernels (OpenBLAS) instead of oneDNN's blocked layouts"},
     {"output", "o", true, "LIB  the model library to write (.so)"},
     {"help", "h", false, "show this help"},
 };
@@ -152,6 +154,7 @@ Status BuildCommand(std::span<const std::string> args, std::ostream& out) {
   compiler::ExportOptions options;
   options.package_params = !parsed.Has("no-package-params");
   options.keep_source = parsed.Has("keep-source");
+  options.blocked_layouts = !parsed.Has("plain-kernels");
   RETURN_IF_ERROR(compiler::ExportLibrary(builds, *output, options));
 
   for (const compiler::Model& m : models) {

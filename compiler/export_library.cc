@@ -3,8 +3,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <set>
 
+#include "compiler/blocked_layouts.h"
 #include "compiler/codegen.h"
 #include "compiler/compiler_config.h"
 #include "compiler/subprocess.h"
@@ -44,13 +46,46 @@ std::string CompilerPath(const ExportOptions& options) {
 // What one model turns into, prepared before code generation.
 struct PreparedModel {
   ModelRecord record;
-  const Model* model;
+  const Model* model;  // the caller's, or `converted`
   MemoryPlan plan;
+  std::shared_ptr<const Model> converted;
 };
 
-StatusOr<PreparedModel> Prepare(const ModelBuild& build, size_t index, bool package_params) {
-  const Model& model = *build.model;
-  PreparedModel prepared{{}, &model, {}};
+// The checks every model passes before anything is made of it.
+Status CheckModel(const Model& model) {
+  ExecGraph check = model.graph;
+  for (GraphNode& node : check.nodes) node.func_name = node.name;
+  RETURN_IF_ERROR(check.Validate().WithContext("model '" + model.key + "'"));
+  if (model.node_attrs.size() != check.nodes.size()) {
+    return InvalidArgumentError("model '" + model.key + "' has attributes for " +
+                                std::to_string(model.node_attrs.size()) + " of " +
+                                std::to_string(check.nodes.size()) + " nodes");
+  }
+  for (const NamedEntry& p : check.params) {
+    auto it = model.params.find(p.name);
+    if (it == model.params.end()) {
+      return InvalidArgumentError("model '" + model.key + "' lacks a value for parameter '" +
+                                  p.name + "'");
+    }
+    const TensorInfo& info = check.entries[p.entry];
+    if (it->second.shape() != info.shape || !(it->second.dtype() == info.dtype)) {
+      return InvalidArgumentError("parameter '" + p.name + "' of model '" + model.key +
+                                  "' is not " + info.ToString());
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<PreparedModel> Prepare(const ModelBuild& build, size_t index, const ExportOptions& options) {
+  RETURN_IF_ERROR(CheckModel(*build.model));
+  const bool package_params = options.package_params;
+  PreparedModel prepared{{}, build.model, {}, nullptr};
+  if (options.blocked_layouts && BlockedLayoutsAvailable()) {
+    ASSIGN_OR_RETURN(Model converted, ConvertToBlockedLayouts(*build.model));
+    prepared.converted = std::make_shared<const Model>(std::move(converted));
+    prepared.model = prepared.converted.get();
+  }
+  const Model& model = *prepared.model;
   ModelRecord& record = prepared.record;
   record.key = model.key;
   record.executor = build.executor;
@@ -61,23 +96,6 @@ StatusOr<PreparedModel> Prepare(const ModelBuild& build, size_t index, bool pack
     node.func_name = prefix + "_n" + std::to_string(n) + "_" + Identifier(node.op);
   }
   RETURN_IF_ERROR(record.graph.Validate().WithContext("model '" + model.key + "'"));
-  if (model.node_attrs.size() != record.graph.nodes.size()) {
-    return InvalidArgumentError("model '" + model.key + "' has attributes for " +
-                                std::to_string(model.node_attrs.size()) + " of " +
-                                std::to_string(record.graph.nodes.size()) + " nodes");
-  }
-  for (const NamedEntry& p : record.graph.params) {
-    auto it = model.params.find(p.name);
-    if (it == model.params.end()) {
-      return InvalidArgumentError("model '" + model.key + "' lacks a value for parameter '" +
-                                  p.name + "'");
-    }
-    const TensorInfo& info = record.graph.entries[p.entry];
-    if (it->second.shape() != info.shape || !(it->second.dtype() == info.dtype)) {
-      return InvalidArgumentError("parameter '" + p.name + "' of model '" + model.key +
-                                  "' is not " + info.ToString());
-    }
-  }
   if (package_params) {
     record.params_packaged = true;
     ASSIGN_OR_RETURN(record.params_bytes, SerializeParams(model.params));
@@ -142,7 +160,7 @@ Status ExportLibrary(std::span<const ModelBuild> models, const std::string& path
     if (!keys.insert(key).second) {
       return InvalidArgumentError("export_library: two models use the key '" + key + "'");
     }
-    ASSIGN_OR_RETURN(PreparedModel p, Prepare(models[i], i, options.package_params));
+    ASSIGN_OR_RETURN(PreparedModel p, Prepare(models[i], i, options));
     prepared.push_back(std::move(p));
   }
 

@@ -29,6 +29,9 @@ struct ExportOptions {
   std::chrono::milliseconds compile_timeout{std::chrono::minutes(5)};
   // Keep the generated source beside the library as `<path>.cc` (for inspection).
   bool keep_source = false;
+  // Convolutional parts on oneDNN in blocked layouts (blocked_layouts.h) when this build has
+  // oneDNN; false keeps every node on the plain kernels (OpenBLAS convolutions).
+  bool blocked_layouts = true;
 };
 
 // Writes the library to `path` atomically (a failed export leaves no file there).

@@ -25,6 +25,11 @@ StatusOr<OpLowering> LowerLayerNorm(Inputs in, const Attrs& attrs);
 StatusOr<OpLowering> LowerConv3d(Inputs in, const Attrs& attrs);
 StatusOr<OpLowering> LowerPool3d(Inputs in, const Attrs& attrs, bool is_max);
 
+// lower_blocked.cc: the blocked-layout operators (the oneDNN ones only with FERRY_HAVE_DNNL).
+StatusOr<OpLowering> LowerChannelBlocks(Inputs in, const Attrs& attrs, bool to_blocks);
+StatusOr<OpLowering> LowerBlockedConv2d(Inputs in, const Attrs& attrs);
+StatusOr<OpLowering> LowerBlockedPool2d(Inputs in, const Attrs& attrs);
+
 // lower_elementwise.cc
 // relu, sigmoid, tanh and the kernels::UnaryOp operators, by Ferry op name.
 StatusOr<OpLowering> LowerUnary(const std::string& op, Inputs in, const Attrs& attrs);

@@ -1,6 +1,7 @@
 #include "compiler/op_registry.h"
 
 #include "compiler/lowerings.h"
+#include "runtime/build_config.h"
 #include "runtime/kernels/kernels.h"
 
 namespace ferry::compiler {
@@ -28,6 +29,14 @@ const std::vector<OpEntry>& OpTable() {
       {"avg_pool2d", [](Inputs in, const Attrs& a) { return LowerPool(in, a, false); }},
       {"avg_pool3d", [](Inputs in, const Attrs& a) { return LowerPool3d(in, a, false); }},
       {"batch_norm", LowerBatchNorm},
+      {"from_channel_blocks",
+       [](Inputs in, const Attrs& a) { return LowerChannelBlocks(in, a, false); }},
+      {"to_channel_blocks",
+       [](Inputs in, const Attrs& a) { return LowerChannelBlocks(in, a, true); }},
+#if FERRY_HAVE_DNNL
+      {"blocked_conv2d", LowerBlockedConv2d},
+      {"blocked_pool2d", LowerBlockedPool2d},
+#endif
       {"bias_add", LowerBiasAdd},
       {"cast", LowerCast},
       {"clip", LowerClip},

@@ -20,11 +20,12 @@ namespace ferry::testing {
 // Exports `models` (distinct keys, graph executor, packaged params) into one library at a
 // fresh path in the test temporary directory and returns the path.
 inline StatusOr<std::string> ExportGraphLibrary(const std::vector<const compiler::Model*>& models,
-                                                const std::string& stem) {
+                                                const std::string& stem,
+                                                const compiler::ExportOptions& options = {}) {
   std::vector<compiler::ModelBuild> builds;
   for (const compiler::Model* m : models) builds.push_back({m, ExecutorKind::kGraph});
   const std::string path = TestLibraries::Get().UniquePath(stem);
-  RETURN_IF_ERROR(compiler::ExportLibrary(builds, path));
+  RETURN_IF_ERROR(compiler::ExportLibrary(builds, path, options));
   return path;
 }
 

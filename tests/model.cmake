@@ -10,3 +10,4 @@ ferry_add_test(model_library_test
 ferry_add_test(cli_test SOURCES cli_test.cc LIBS ferry_runtime)
 target_compile_definitions(cli_test PRIVATE FERRY_CLI_PATH="$<TARGET_FILE:ferry>")
 add_dependencies(cli_test ferry)
+ferry_add_test(blocked_layouts_test SOURCES blocked_layouts_test.cc LIBS ferry_compiler)

@@ -218,7 +218,13 @@ TEST(KernelByNameTest, DenseMatchesTheKernel) {
 }
 
 TEST(KernelByNameTest, ConvHasItsAttributesBakedIn) {
-  ASSERT_OK_AND_ASSIGN(std::string path, TestLibraries::Get().Library("cnn_graph"));
+  // The plain kernels, whose convolution takes the weight as the model holds it.
+  compiler::ExportOptions options;
+  options.blocked_layouts = false;
+  const std::string path = TestLibraries::Get().UniquePath("cnn_plain");
+  ASSERT_OK(compiler::ExportLibrary(
+      std::vector<compiler::ModelBuild>{{&TestLibraries::Get().Model("cnn"), ExecutorKind::kGraph}},
+      path, options));
   ASSERT_OK_AND_ASSIGN(Module lib, LoadModule(path));
   ASSERT_OK_AND_ASSIGN(auto manifest, GetLibraryManifest(lib));
   const GraphNode& node = manifest->models.at(0).graph.nodes.at(0);

@@ -1,0 +1,80 @@
+// blocked_pool2d (blocked_kernels.h) as a oneDNN pooling primitive.
+#include "runtime/kernels/kernel_util.h"
+#include "runtime/kernels/onednn_node_state.h"
+
+namespace ferry::kernels {
+namespace {
+
+using dnnl::memory;
+using internal::Fail;
+
+constexpr const char* kName = "blocked_pool2d";
+
+OneDnnPrimitive MakePooling(const BlockedPool2dAttrs& a, const DLTensor& data, const DLTensor& out) {
+  const memory::desc src({data.shape[0], a.channels, data.shape[2], data.shape[3]},
+                         memory::data_type::f32, memory::format_tag::nChw16c);
+  const memory::desc dst({out.shape[0], a.channels, out.shape[2], out.shape[3]},
+                         memory::data_type::f32, memory::format_tag::nChw16c);
+  const dnnl::algorithm algorithm = a.is_max              ? dnnl::algorithm::pooling_max
+                                    : a.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
+                                                          : dnnl::algorithm::pooling_avg_exclude_padding;
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const dnnl::pooling_v2_forward::desc desc(
+      dnnl::prop_kind::forward_inference, algorithm, src, dst, {a.strides[0], a.strides[1]},
+      {a.pool_size[0], a.pool_size[1]}, {a.dilation[0] - 1, a.dilation[1] - 1},
+      {a.padding[0], a.padding[1]}, {a.padding[2], a.padding[3]});
+  const dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, internal::CpuEngine());
+  OneDnnPrimitive made;
+  made.primitive = dnnl::pooling_v2_forward(pd);
+  made.scratchpad_bytes = pd.scratchpad_desc().get_size();
+  made.src = pd.src_desc();
+  made.dst = pd.dst_desc();
+  return made;
+}
+
+}  // namespace
+
+int BlockedPool2d(const BlockedPool2dAttrs& attrs, OneDnnNodeState* state, DLTensor* const* args,
+                  int32_t num_args, FerryKernelError* error) {
+  if (internal::CheckArgs(kName, args, num_args, 2, 2, error) != 0 ||
+      internal::CheckFloat32(kName, args, num_args, error) != 0 ||
+      internal::CheckWindowAttrs(kName, attrs.strides, attrs.padding, attrs.dilation, error) != 0) {
+    return -1;
+  }
+  if (state == nullptr) return Fail(error, kName, "no node state (out of memory at load)");
+  if (attrs.pool_size[0] < 1 || attrs.pool_size[1] < 1 || attrs.channels < 1) {
+    return Fail(error, kName, "pool size and channels must be positive");
+  }
+  const DLTensor& data = *args[0];
+  const DLTensor& out = *args[1];
+  if (data.ndim != 5 || data.shape[1] != ChannelBlocks(attrs.channels) ||
+      data.shape[4] != kChannelBlock) {
+    return Fail(error, kName, "data %s is not a blocked tensor of %lld channels",
+                internal::FormatShape(data).text, static_cast<long long>(attrs.channels));
+  }
+  int64_t window[2];
+  for (int axis = 0; axis < 2; ++axis) {
+    window[axis] = internal::WindowCount(data.shape[2 + axis], attrs.padding[axis],
+                                         attrs.padding[2 + axis], attrs.pool_size[axis],
+                                         attrs.strides[axis], attrs.dilation[axis], false);
+  }
+  if (window[0] < 1 || window[1] < 1) {
+    return Fail(error, kName, "the window does not fit the padded input %s",
+                internal::FormatShape(data).text);
+  }
+  const int64_t out_shape[5] = {data.shape[0], data.shape[1], window[0], window[1], kChannelBlock};
+  if (internal::CheckShape(kName, "output", out, out_shape, 5, error) != 0) return -1;
+  if (internal::NumElements(out) == 0) return 0;
+  return internal::CatchOneDnn(kName, error, [&] {
+    const std::vector<int64_t> shapes(data.shape, data.shape + data.ndim);
+    const OneDnnPrimitive pool =
+        internal::PrimitiveFor(*state, shapes, [&] { return MakePooling(attrs, data, out); });
+    return internal::Execute(kName, pool,
+                             {{DNNL_ARG_SRC, internal::Memory(pool.src, data)},
+                              {DNNL_ARG_DST, internal::Memory(pool.dst, out)}},
+                             error);
+  });
+}
+
+}  // namespace ferry::kernels
