@@ -1,6 +1,6 @@
 // onnx_models_bench: single-image latency of torchvision models (resnet18, mobilenet_v2,
-// squeezenet1_1) built by Ferry, with the graph and with the AOT executor, against PyTorch
-// running the same networks on the same number of threads.
+// squeezenet1_1) built by Ferry, with the graph and with the AOT executor, against ONNX Runtime
+// (the main baseline) and PyTorch running the same networks on the same number of threads.
 //
 // Steps:
 //   1. The models: tests/onnx/export_torchvision.py (Debian's /usr/bin/python3) exports them
@@ -8,31 +8,47 @@
 //      (NAME.onnx, NAME.input.npy, NAME.output.npy).
 //   2. Ferry, in this process: each model is imported (ImportOnnxFile, passes on), built into
 //      one library per executor (ExportLibrary), loaded and given the recorded input once.
-//      After one checked run (its output against PyTorch's recorded one) and --warmup
+//      The time to first inference is timed from loading the library to the first output.
+//      After that checked run (its output against PyTorch's recorded one) and --warmup
 //      untimed runs, each of --runs runs of ExecutorModule::Run() is timed (steady_clock).
-//   3. PyTorch: bench/torch_latency.py re-creates each model with export_torchvision.py's
+//   3. ONNX Runtime: bench/ort_latency.js, under node, runs the same .onnx file with
+//      onnxruntime-node (installed by bench/install_onnxruntime into --onnxruntime DIR, by
+//      default this build directory's onnxruntime-node/) and times session.run() the same
+//      way, after timing session creation and the first run. Without the package the bench
+//      says how to install it and reports Ferry and PyTorch only.
+//   4. PyTorch: bench/torch_latency.py re-creates each model with export_torchvision.py's
 //      make_model (same architecture, seed and statistics; it checks its output against the
 //      recorded one) and times `model(x)` under torch.no_grad() the same way, twice: with
-//      glibc malloc tuned to keep freed memory (kKeepHeapTunables: the baseline of `ratio`)
-//      and with the environment as it is. PyTorch allocates its intermediates on every call;
-//      with glibc's defaults many of them are fresh pages, and a minor page fault costs
-//      10-20 us on a small VM, which can triple a model's time. Ferry's executors allocate
-//      nothing per run. Minor page faults per run are reported for all three.
-// Threads: --threads T (default 1) for both. Ferry's kernels are single-threaded except BLAS
-// (its GEMMs: convolutions and dense layers), so T goes to OpenBLAS through
-// openblas_set_num_threads before anything runs (the library has already initialised when main
-// starts, so the environment variable would come too late) and is read back with
-// openblas_get_num_threads. PyTorch gets torch.set_num_threads(T), with OMP_NUM_THREADS and
-// OPENBLAS_NUM_THREADS set to T before torch loads (torch_latency.py). Both counts are printed.
+//      glibc malloc tuned to keep freed memory (kKeepHeapTunables) and with the environment as
+//      it is. PyTorch allocates its intermediates on every call; with glibc's defaults many of
+//      them are fresh pages, and a minor page fault costs 10-20 us on a small VM, which can
+//      triple a model's time. Ferry's executors allocate nothing per run. Minor page faults per
+//      run are reported for all of them.
+// Compute: the FLOPs of each model are counted on Ferry's imported graph (2 * multiply-adds of
+// conv2d, conv2d_transpose, dense and matmul nodes; everything else is left out) and divided
+// by the medians; this core's peak is measured with an FMA-throughput loop on one thread
+// (AVX-512, else AVX2; MeasurePeakGflops) and multiplied by the thread count.
+// Threads: --threads T (default 1) for all. Ferry gets SetKernelThreads(T)
+// (runtime/kernel_threads.h: its kernels' OpenMP pool and OpenBLAS's), which every run applies;
+// OpenBLAS's count is read back with openblas_get_num_threads. ONNX Runtime gets
+// intraOpNumThreads = T (interOpNumThreads = 1, sequential execution). PyTorch gets
+// torch.set_num_threads(T), with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to T before torch
+// loads (torch_latency.py). The counts are printed.
 // Speed is reported, never asserted. See bench/README.md.
 #include <dlfcn.h>
 #include <sys/resource.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <span>
@@ -47,6 +63,7 @@
 #include "compiler/onnx/onnx_importer.h"
 #include "compiler/subprocess.h"
 #include "runtime/executor_module.h"
+#include "runtime/kernel_threads.h"
 #include "runtime/library_module.h"
 #include "runtime/npy.h"
 #include "util/arg_parser.h"
@@ -57,6 +74,15 @@
 #ifndef FERRY_TORCH_LATENCY_SCRIPT
 #error "FERRY_TORCH_LATENCY_SCRIPT must name bench/torch_latency.py"
 #endif
+#ifndef FERRY_ORT_LATENCY_SCRIPT
+#error "FERRY_ORT_LATENCY_SCRIPT must name bench/ort_latency.js"
+#endif
+#ifndef FERRY_INSTALL_ONNXRUNTIME_SCRIPT
+#error "FERRY_INSTALL_ONNXRUNTIME_SCRIPT must name bench/install_onnxruntime"
+#endif
+#ifndef FERRY_ONNXRUNTIME_DIR
+#error "FERRY_ONNXRUNTIME_DIR must name the build directory's onnxruntime-node cache"
+#endif
 
 namespace ferry::bench {
 namespace {
@@ -65,8 +91,12 @@ using Clock = std::chrono::steady_clock;
 
 const char* const kModels[] = {"resnet18", "mobilenet_v2", "squeezenet1_1"};
 constexpr std::chrono::minutes kScriptTimeout{5};
-// The scripts' "torch or torchvision is missing" exit code.
+// The scripts' "a package is missing" exit code: torch or torchvision for the Python ones,
+// onnxruntime-node for ort_latency.js.
 constexpr int kMissingPackagesExitCode = 3;
+// ONNX Runtime's or PyTorch's output further than this from the recorded one is worth a warning.
+constexpr double kOrtDiffWarning = 1e-3;
+constexpr double kTorchDiffWarning = 1e-5;
 // glibc malloc settings for PyTorch's "kept heap" runs: blocks up to 32 MiB (the largest
 // threshold glibc accepts) come from the heap, and up to 1 GiB of free heap is kept instead of
 // being returned to the kernel, so that each run reuses the pages of the one before.
@@ -76,10 +106,14 @@ constexpr char kKeepHeapTunables[] =
 const util::OptionSpec kOptions[] = {
     {"models-dir", "", true, "DIR  use export_torchvision.py's outputs in DIR (default: export)"},
     {"model", "", true, "NAME  only this model (repeatable; default: all three)"},
-    {"threads", "", true, "T  threads for Ferry's BLAS and for PyTorch (default 1)"},
+    {"threads", "", true, "T  threads for Ferry, ONNX Runtime and PyTorch (default 1)"},
     {"runs", "", true, "N  timed runs per model and executor (default 30)"},
     {"warmup", "", true, "N  untimed runs before them (default 5)"},
     {"python", "", true, "PATH  the Python with torch and torchvision (default /usr/bin/python3)"},
+    {"onnxruntime", "", true,
+     "DIR  where bench/install_onnxruntime put onnxruntime-node (default: " FERRY_ONNXRUNTIME_DIR
+     ")"},
+    {"node", "", true, "PATH  node, which runs ort_latency.js (default /usr/bin/node)"},
     {"help", "h", false, "show this help"},
 };
 
@@ -90,6 +124,8 @@ struct Options {
   int runs = 30;
   int warmup = 5;
   std::string python = "/usr/bin/python3";
+  std::string onnxruntime = FERRY_ONNXRUNTIME_DIR;
+  std::string node = "/usr/bin/node";
 };
 
 // Latencies of one configuration, and how far its output is from PyTorch's recorded one.
@@ -97,13 +133,28 @@ struct Timing {
   std::vector<double> times_ms;
   double max_abs_diff = -1;   // -1: not checked
   double faults_per_run = 0;  // minor page faults of the process per timed run
-  int threads = 0;            // PyTorch: torch.get_num_threads()
+  int threads = 0;            // PyTorch: torch.get_num_threads(); ONNX Runtime: intraOpNumThreads
+  // Time to first inference, in three parts; -1: not measured (or, for ONNX Runtime's load,
+  // not part of it).
+  //   Ferry: LoadModule of the library; ExecutorModule::Create; setting the input, the first
+  //     Run() and reading its output.
+  //   ONNX Runtime: -; InferenceSession.create from the .onnx file; the first session.run.
+  double load_ms = -1;
+  double create_ms = -1;
+  double first_run_ms = -1;
 };
 
-// PyTorch's two measurements of one model.
-struct TorchTimings {
-  Timing kept_heap;  // under kKeepHeapTunables
-  Timing plain;      // the environment as it is
+// The time to first inference of `t`: the parts it has; -1 without a first run.
+double FirstInferenceMs(const Timing& t) {
+  if (t.first_run_ms < 0) return -1;
+  return std::max(t.load_ms, 0.0) + std::max(t.create_ms, 0.0) + t.first_run_ms;
+}
+
+// ONNX Runtime's measurement of one model (ort_latency.js).
+struct OrtTiming {
+  Timing timing;
+  std::string version;    // onnxruntime-node's
+  double library_ms = 0;  // require() of the package, which loads libonnxruntime.so
 };
 
 struct Row {
@@ -137,30 +188,31 @@ StatusOr<int> PositiveInt(const util::ParsedArgs& parsed, const std::string& nam
   return static_cast<int>(value);
 }
 
-// Sets OpenBLAS's thread count and returns the count it reports. Errors: kUnavailable when
-// the BLAS in this process is not OpenBLAS.
-StatusOr<int> SetBlasThreads(int threads) {
-  using SetThreads = void (*)(int);
+// Sets Ferry's kernel thread count (kernel_threads.h: the OpenMP pool and OpenBLAS's, applied
+// again at every run) and returns the count OpenBLAS reports afterwards. Errors:
+// kInvalidArgument for a count SetKernelThreads refuses; kUnavailable when the BLAS in this
+// process is not OpenBLAS.
+StatusOr<int> SetFerryThreads(int threads) {
+  RETURN_IF_ERROR(SetKernelThreads(threads));
   using GetThreads = int (*)();
-  auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
   auto get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  if (set == nullptr || get == nullptr) {
-    return UnavailableError("the BLAS library is not OpenBLAS: cannot set its thread count");
+  if (get == nullptr) {
+    return UnavailableError("the BLAS library is not OpenBLAS: cannot read its thread count");
   }
-  set(threads);
   return get();
 }
 
-// Runs `argv`, one of the Python scripts; returns its output. Errors: kFailedPrecondition when
-// torch or torchvision is missing; kInternal when the script fails; those of RunProcess.
-StatusOr<std::string> RunScript(const std::vector<std::string>& argv, const std::string& log_path) {
+// Runs `argv`, one of the scripts; returns its output. Errors: kFailedPrecondition when it
+// exits with kMissingPackagesExitCode (`missing` names what is then missing); kInternal when
+// the script fails; those of RunProcess.
+StatusOr<std::string> RunScript(const std::vector<std::string>& argv, const std::string& log_path,
+                                const std::string& missing = "torch or torchvision") {
   ASSIGN_OR_RETURN(compiler::ProcessResult run,
                    compiler::RunProcess(argv, log_path, kScriptTimeout));
   std::string command;
   for (const std::string& arg : argv) command += (command.empty() ? "" : " ") + arg;
   if (!run.signalled && run.exit_code == kMissingPackagesExitCode) {
-    return FailedPreconditionError("torch or torchvision is missing: " + command + ":\n" +
-                                   run.output);
+    return FailedPreconditionError(missing + " is missing: " + command + ":\n" + run.output);
   }
   if (run.signalled || run.exit_code != 0) {
     return InternalError(command + " failed (exit " + std::to_string(run.exit_code) + ", signal " +
@@ -180,6 +232,173 @@ double MaxAbsDiff(const NDArray& a, const NDArray& b) {
   return worst;
 }
 
+// FLOPs of a model, counted on its graph.
+struct FlopCount {
+  double flops = 0;  // 2 * multiply-adds of the counted nodes
+  // "name (op)" of nodes that look like GEMM work but whose shapes were not understood (a new
+  // layout, say): their FLOPs are missing from `flops`.
+  std::vector<std::string> uncounted;
+};
+
+double Elements(const std::vector<int64_t>& shape) {
+  double n = 1;
+  for (const int64_t d : shape) n *= static_cast<double>(d);
+  return n;
+}
+
+// Counts 2 * multiply-adds of the conv2d, conv2d_transpose, dense and matmul nodes of `model`
+// (after the graph passes: a fused epilogue's bias, batch norm and activation are not counted,
+// nor are pools, element-wise and layout nodes) from the shapes of their entries.
+FlopCount CountFlops(const compiler::Model& model) {
+  const ExecGraph& graph = model.graph;
+  FlopCount count;
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    const GraphNode& node = graph.nodes[n];
+    double macs = -1;
+    if (node.inputs.size() >= 2 && node.outputs.size() == 1) {
+      const std::vector<int64_t>& data = graph.entries[node.inputs[0]].shape;
+      const std::vector<int64_t>& weight = graph.entries[node.inputs[1]].shape;
+      const std::vector<int64_t>& out = graph.entries[node.outputs[0]].shape;
+      if (node.op == "conv2d" && weight.size() == 4 && out.size() == 4) {
+        // Weight [C_out, C_in / groups, KH, KW]: one output element is C_in / groups * KH * KW.
+        macs = Elements(out) * static_cast<double>(weight[1] * weight[2] * weight[3]);
+      } else if (node.op == "conv2d_transpose" && weight.size() == 4 && data.size() == 4) {
+        // Weight [C_in, C_out / groups, KH, KW]: one input element spreads over as many.
+        macs = Elements(data) * static_cast<double>(weight[1] * weight[2] * weight[3]);
+      } else if (node.op == "dense" && weight.size() == 2) {
+        macs = Elements(out) * static_cast<double>(weight[1]);  // out [M, N], weight [N, K]
+      } else if (node.op == "matmul" && data.size() >= 2 && n < model.node_attrs.size()) {
+        const StatusOr<int64_t> transpose_a =
+            compiler::GetIntAttr(model.node_attrs[n], "transpose_a", 0);
+        if (transpose_a.ok()) {
+          macs = Elements(out) * static_cast<double>(data[data.size() - (*transpose_a ? 2 : 1)]);
+        }
+      }
+    }
+    if (macs >= 0) {
+      count.flops += 2 * macs;
+    } else if (node.op.find("conv") != std::string::npos ||
+               node.op.find("dense") != std::string::npos ||
+               node.op.find("matmul") != std::string::npos) {
+      count.uncounted.push_back(node.name + " (" + node.op + ")");
+    }
+  }
+  return count;
+}
+
+// This core's peak float32 FLOP/s, measured: kFmaChains independent chains of vector FMAs
+// (acc = acc * m + a, which settles at 1: no overflow, no denormals) on the calling thread.
+// Twelve chains cover the FMA latency (4 cycles) on two FMA pipes. The rate is per second of
+// the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), not of wall time, so that time the thread
+// spends preempted by other work on a shared machine does not lower it. The functions carry
+// target attributes, so the rest of the program needs no -m flags; they are only called where
+// __builtin_cpu_supports says the instructions exist.
+struct PeakFlops {
+  double gflops = 0;      // one thread, the best measurement; 0: not measured
+  double min_gflops = 0;  // the worst one
+  int measurements = 0;
+  std::string isa;  // "AVX-512", "AVX2", or why nothing was measured
+};
+
+#if defined(__x86_64__)
+constexpr int kFmaChains = 12;
+constexpr long kFmaStepsPerCheck = 1 << 15;
+volatile float fma_sink;  // keeps the chains' results alive
+
+double ThreadCpuSeconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+// Whether a loop that started at `cpu_start` (thread CPU time) and `wall_start` has run for
+// `seconds` of CPU time, or for 20 times that of wall time (a machine too busy to give it more).
+bool FmaLoopDone(double cpu_start, Clock::time_point wall_start, double seconds,
+                 double& cpu_elapsed) {
+  cpu_elapsed = ThreadCpuSeconds() - cpu_start;
+  return cpu_elapsed >= seconds ||
+         std::chrono::duration<double>(Clock::now() - wall_start).count() >= 20 * seconds;
+}
+
+__attribute__((target("avx512f"))) double FmaGflopsAvx512(double seconds) {
+  __m512 acc[kFmaChains];
+  for (int k = 0; k < kFmaChains; ++k) acc[k] = _mm512_set1_ps(0.5f + 0.01f * k);
+  const __m512 m = _mm512_set1_ps(0.999f);
+  const __m512 a = _mm512_set1_ps(0.001f);
+  long steps = 0;
+  double elapsed = 0;
+  const Clock::time_point wall_start = Clock::now();
+  const double cpu_start = ThreadCpuSeconds();
+  do {
+    for (long i = 0; i < kFmaStepsPerCheck; ++i) {
+#pragma GCC unroll 12
+      for (int k = 0; k < kFmaChains; ++k) acc[k] = _mm512_fmadd_ps(acc[k], m, a);
+    }
+    steps += kFmaStepsPerCheck;
+  } while (!FmaLoopDone(cpu_start, wall_start, seconds, elapsed));
+  __m512 sum = acc[0];
+  for (int k = 1; k < kFmaChains; ++k) sum = _mm512_add_ps(sum, acc[k]);
+  float lanes[16];
+  _mm512_storeu_ps(lanes, sum);
+  fma_sink = lanes[0] + lanes[15];
+  return static_cast<double>(steps) * kFmaChains * 16 * 2 / elapsed / 1e9;
+}
+
+__attribute__((target("avx2,fma"))) double FmaGflopsAvx2(double seconds) {
+  __m256 acc[kFmaChains];
+  for (int k = 0; k < kFmaChains; ++k) acc[k] = _mm256_set1_ps(0.5f + 0.01f * k);
+  const __m256 m = _mm256_set1_ps(0.999f);
+  const __m256 a = _mm256_set1_ps(0.001f);
+  long steps = 0;
+  double elapsed = 0;
+  const Clock::time_point wall_start = Clock::now();
+  const double cpu_start = ThreadCpuSeconds();
+  do {
+    for (long i = 0; i < kFmaStepsPerCheck; ++i) {
+#pragma GCC unroll 12
+      for (int k = 0; k < kFmaChains; ++k) acc[k] = _mm256_fmadd_ps(acc[k], m, a);
+    }
+    steps += kFmaStepsPerCheck;
+  } while (!FmaLoopDone(cpu_start, wall_start, seconds, elapsed));
+  __m256 sum = acc[0];
+  for (int k = 1; k < kFmaChains; ++k) sum = _mm256_add_ps(sum, acc[k]);
+  float lanes[8];
+  _mm256_storeu_ps(lanes, sum);
+  fma_sink = lanes[0] + lanes[7];
+  return static_cast<double>(steps) * kFmaChains * 8 * 2 / elapsed / 1e9;
+}
+#endif
+
+// Adds two measurements of 0.1 s of CPU time each to `peak`. Called several times in a run
+// (before each model); the best is the estimate, the worst shows how far they spread (a
+// hypervisor's other guests or frequency changes can still move them).
+void MeasurePeakGflops(PeakFlops& peak) {
+#if defined(__x86_64__)
+  double (*loop)(double) = nullptr;
+  if (__builtin_cpu_supports("avx512f")) {
+    loop = FmaGflopsAvx512;
+    peak.isa = "AVX-512";
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    loop = FmaGflopsAvx2;
+    peak.isa = "AVX2";
+  } else {
+    peak.isa = "no AVX2 or AVX-512 FMA: not measured";
+    return;
+  }
+#ifndef __OPTIMIZE__
+  peak.isa += " (unoptimised build: understated)";
+#endif
+  for (int round = 0; round < 2; ++round) {
+    const double gflops = loop(0.1);
+    peak.gflops = std::max(peak.gflops, gflops);
+    peak.min_gflops = peak.measurements == 0 ? gflops : std::min(peak.min_gflops, gflops);
+    ++peak.measurements;
+  }
+#else
+  peak.isa = "not x86-64: not measured";
+#endif
+}
+
 // Builds `model` with `executor` into a library under `work_dir` and times its runs.
 StatusOr<Timing> TimeFerry(const Options& options, const compiler::Model& model,
                            const std::string& executor, const std::string& work_dir,
@@ -190,13 +409,23 @@ StatusOr<Timing> TimeFerry(const Options& options, const compiler::Model& model,
   RETURN_IF_ERROR(
       compiler::ExportLibrary(std::span<const compiler::ModelBuild>(&build, 1), library));
 
+  // Time to first inference: from the library file to the first output in hand.
+  const auto ms_since = [](Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  };
+  Timing timing;
+  Clock::time_point start = Clock::now();
   ASSIGN_OR_RETURN(Module lib, LoadModule(library));
+  timing.load_ms = ms_since(start);
+  start = Clock::now();
   ASSIGN_OR_RETURN(ExecutorModule run, ExecutorModule::Create(lib, model.key, Device::Cpu()));
+  timing.create_ms = ms_since(start);
+  start = Clock::now();
   RETURN_IF_ERROR(run.SetInput("data", input));
   RETURN_IF_ERROR(run.Run());
   ASSIGN_OR_RETURN(NDArray output, run.GetOutput(0));
   ASSIGN_OR_RETURN(output, output.CopyTo(Device::Cpu()));
-  Timing timing;
+  timing.first_run_ms = ms_since(start);
   timing.max_abs_diff = MaxAbsDiff(output, expected);
   for (int i = 0; i < options.warmup; ++i) RETURN_IF_ERROR(run.Run());
   const long faults = MinorFaults();
@@ -211,43 +440,101 @@ StatusOr<Timing> TimeFerry(const Options& options, const compiler::Model& model,
   return timing;
 }
 
-// The number after `"key": ` in a line of torch_latency.py's JSON.
-std::optional<double> JsonNumber(const std::string& line, const std::string& key) {
-  const size_t at = line.find("\"" + key + "\": ");
-  if (at == std::string::npos) return std::nullopt;
-  const char* start = line.c_str() + at + key.size() + 4;
-  char* end = nullptr;
-  const double value = std::strtod(start, &end);
-  if (end == start) return std::nullopt;
-  return value;
-}
+// One line of torch_latency.py's or ort_latency.js's output: a flat JSON object of strings,
+// numbers and one list of numbers, "times_ms" (their docstrings). Python's json writes
+// `"key": value`, JavaScript's `"key":value`; both are read.
+class JsonLine {
+ public:
+  explicit JsonLine(std::string line) : line_(std::move(line)) {}
 
-// One line of torch_latency.py's output (see its docstring): {"model": ..., "threads": ...,
-// "max_abs_diff": ..., "faults_per_run": ..., "times_ms": [...]}. Errors: kInvalidArgument.
-StatusOr<std::pair<std::string, Timing>> ParseTorchLine(const std::string& line) {
-  const std::string model_key = "{\"model\": \"";
-  const size_t list_at = line.find("\"times_ms\": [");
-  std::optional<double> threads = JsonNumber(line, "threads");
-  std::optional<double> diff = JsonNumber(line, "max_abs_diff");
-  std::optional<double> faults = JsonNumber(line, "faults_per_run");
-  if (line.rfind(model_key, 0) != 0 || list_at == std::string::npos || !threads || !diff ||
-      !faults) {
-    return InvalidArgumentError("unexpected line from torch_latency.py: " + line);
+  // The number that is `key`'s value; nullopt when the key or a number is missing.
+  std::optional<double> Number(const std::string& key) const {
+    const std::optional<size_t> at = ValueAt(key);
+    if (!at) return std::nullopt;
+    const char* start = line_.c_str() + *at;
+    char* end = nullptr;
+    const double value = std::strtod(start, &end);
+    if (end == start) return std::nullopt;
+    return value;
   }
-  const size_t name_end = line.find('"', model_key.size());
+
+  // The string that is `key`'s value (without escapes: model names and versions have none).
+  std::optional<std::string> String(const std::string& key) const {
+    const std::optional<size_t> at = ValueAt(key);
+    if (!at || line_[*at] != '"') return std::nullopt;
+    const size_t end = line_.find('"', *at + 1);
+    if (end == std::string::npos) return std::nullopt;
+    return line_.substr(*at + 1, end - *at - 1);
+  }
+
+  // The list of numbers that is `key`'s value.
+  std::optional<std::vector<double>> Numbers(const std::string& key) const {
+    const std::optional<size_t> at = ValueAt(key);
+    if (!at || line_[*at] != '[') return std::nullopt;
+    std::vector<double> values;
+    const char* p = line_.c_str() + *at + 1;
+    while (true) {
+      while (*p == ' ' || *p == ',') ++p;
+      if (*p == ']') return values;
+      char* end = nullptr;
+      const double value = std::strtod(p, &end);
+      if (end == p) return std::nullopt;
+      values.push_back(value);
+      p = end;
+    }
+  }
+
+ private:
+  // Where the value of `key` starts.
+  std::optional<size_t> ValueAt(const std::string& key) const {
+    size_t at = line_.find("\"" + key + "\"");
+    if (at == std::string::npos) return std::nullopt;
+    at += key.size() + 2;
+    while (at < line_.size() && line_[at] == ' ') ++at;
+    if (at >= line_.size() || line_[at] != ':') return std::nullopt;
+    ++at;
+    while (at < line_.size() && line_[at] == ' ') ++at;
+    if (at >= line_.size()) return std::nullopt;
+    return at;
+  }
+
+  std::string line_;
+};
+
+// The model name and the Timing of one line of torch_latency.py's or ort_latency.js's output
+// (`script` names it in errors). Errors: kInvalidArgument.
+StatusOr<std::pair<std::string, Timing>> ParseTimingLine(const JsonLine& json,
+                                                         const std::string& line,
+                                                         const char* script) {
+  const std::optional<std::string> model = json.String("model");
+  const std::optional<double> threads = json.Number("threads");
+  const std::optional<double> diff = json.Number("max_abs_diff");
+  const std::optional<double> faults = json.Number("faults_per_run");
+  std::optional<std::vector<double>> times = json.Numbers("times_ms");
+  if (!model || !threads || !diff || !faults || !times) {
+    return InvalidArgumentError(std::string("unexpected line from ") + script + ": " + line);
+  }
   std::pair<std::string, Timing> out;
-  out.first = line.substr(model_key.size(), name_end - model_key.size());
+  out.first = *model;
   out.second.threads = static_cast<int>(*threads);
   out.second.max_abs_diff = *diff;
   out.second.faults_per_run = *faults;
-  std::istringstream list(line.substr(list_at + 13));
-  double value = 0;
-  char separator = 0;
-  while (list >> value) {
-    out.second.times_ms.push_back(value);
-    if (!(list >> separator) || separator == ']') break;
-  }
+  out.second.times_ms = std::move(*times);
   return out;
+}
+
+// The line of `output` (a script's) for `model`. Errors: kInvalidArgument for a malformed
+// line; kInternal when there is none for `model`.
+StatusOr<std::pair<JsonLine, Timing>> FindTimingLine(const std::string& output,
+                                                     const std::string& model, const char* script) {
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("{", 0) != 0) continue;  // e.g. warnings on stderr
+    JsonLine json(line);
+    ASSIGN_OR_RETURN(auto parsed, ParseTimingLine(json, line, script));
+    if (parsed.first == model) return std::pair{std::move(json), std::move(parsed.second)};
+  }
+  return InternalError(std::string(script) + " gave no line for " + model + ":\n" + output);
 }
 
 // Times PyTorch on `model` with torch_latency.py, under kKeepHeapTunables when `keep_heap`.
@@ -273,60 +560,217 @@ StatusOr<Timing> TimeTorch(const Options& options, const std::string& model, boo
   ASSIGN_OR_RETURN(std::string output,
                    RunScript(args, work_dir + "/torch_latency_" + model +
                                        (keep_heap ? "_kept.log" : "_plain.log")));
-  std::istringstream lines(output);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("{", 0) != 0) continue;  // e.g. warnings on stderr
-    ASSIGN_OR_RETURN(auto parsed, ParseTorchLine(line));
-    if (parsed.first == model) return parsed.second;
+  ASSIGN_OR_RETURN(auto found, FindTimingLine(output, model, "torch_latency.py"));
+  return std::move(found.second);
+}
+
+// Why ONNX Runtime cannot be run (node or the package is missing); nullopt when it can.
+std::optional<std::string> OrtMissing(const Options& options) {
+  if (access(options.node.c_str(), X_OK) != 0) {
+    return options.node + " is not executable (node runs ort_latency.js; --node names another)";
   }
-  return InternalError("torch_latency.py gave no line for " + model + ":\n" + output);
+  const std::string package = options.onnxruntime + "/node_modules/onnxruntime-node";
+  if (!std::filesystem::exists(package + "/package.json")) {
+    return "onnxruntime-node is not installed in " + options.onnxruntime;
+  }
+  return std::nullopt;
 }
 
-// Ferry median / PyTorch median; nullopt when either is missing.
-std::optional<double> Ratio(const Timing& ferry, const Timing& torch) {
-  const std::optional<double> f = Median(ferry.times_ms), t = Median(torch.times_ms);
-  if (!f || !t || *t <= 0) return std::nullopt;
-  return *f / *t;
+// Times ONNX Runtime on `model` with ort_latency.js, in a node process of its own. Errors:
+// kFailedPrecondition when node cannot load onnxruntime-node; those of RunScript.
+StatusOr<OrtTiming> TimeOrt(const Options& options, const std::string& model,
+                            const std::string& work_dir) {
+  const std::vector<std::string> args = {options.node,    FERRY_ORT_LATENCY_SCRIPT,
+                                         "--onnxruntime", options.onnxruntime,
+                                         "--model",       model,
+                                         "--models-dir",  options.models_dir,
+                                         "--threads",     std::to_string(options.threads),
+                                         "--runs",        std::to_string(options.runs),
+                                         "--warmup",      std::to_string(options.warmup)};
+  ASSIGN_OR_RETURN(std::string output, RunScript(args, work_dir + "/ort_latency_" + model + ".log",
+                                                 "onnxruntime-node"));
+  ASSIGN_OR_RETURN(auto found, FindTimingLine(output, model, "ort_latency.js"));
+  const std::optional<double> load = found.first.Number("load_ms");
+  const std::optional<double> create = found.first.Number("create_ms");
+  const std::optional<double> first_run = found.first.Number("first_run_ms");
+  const std::optional<std::string> version = found.first.String("version");
+  if (!load || !create || !first_run || !version) {
+    return InvalidArgumentError("unexpected line from ort_latency.js:\n" + output);
+  }
+  OrtTiming ort;
+  ort.timing = std::move(found.second);
+  ort.timing.create_ms = *create;
+  ort.timing.first_run_ms = *first_run;
+  ort.version = *version;
+  ort.library_ms = *load;
+  return ort;
 }
 
-void PrintTable(const Options& options, int blas_threads, const std::vector<Row>& rows,
-                const std::map<std::string, TorchTimings>& torch) {
-  const int torch_threads = torch.empty() ? 0 : torch.begin()->second.kept_heap.threads;
+// Ferry median / baseline median; nullopt when either is missing.
+std::optional<double> Ratio(const Timing& ferry, const Timing& baseline) {
+  const std::optional<double> f = Median(ferry.times_ms), b = Median(baseline.times_ms);
+  if (!f || !b || *b <= 0) return std::nullopt;
+  return *f / *b;
+}
+
+// `flops` per median run, in GFLOP/s.
+std::optional<double> Gflops(double flops, const Timing& timing) {
+  const std::optional<double> median = Median(timing.times_ms);
+  if (!median || *median <= 0 || flops <= 0) return std::nullopt;
+  return flops / (*median * 1e6);
+}
+
+// `gflops` as a percentage of `peak` (GFLOP/s).
+std::optional<double> PercentOfPeak(std::optional<double> gflops, double peak) {
+  if (!gflops || peak <= 0) return std::nullopt;
+  return 100 * *gflops / peak;
+}
+
+std::optional<double> Known(double v) { return v >= 0 ? std::optional<double>(v) : std::nullopt; }
+
+// Everything measured for one model but Ferry's rows.
+struct Baselines {
+  std::optional<OrtTiming> ort;  // nullopt: ONNX Runtime was not run
+  Timing kept_heap;              // PyTorch under kKeepHeapTunables
+  Timing plain;                  // PyTorch, the environment as it is
+  FlopCount flops;
+};
+
+void PrintTable(const Options& options, int blas_threads, const PeakFlops& peak,
+                const std::optional<std::string>& ort_missing, const std::vector<Row>& rows,
+                const std::map<std::string, Baselines>& baselines) {
+  const int torch_threads = baselines.empty() ? 0 : baselines.begin()->second.kept_heap.threads;
+  std::string ort_version = "not run";
+  for (const auto& [model, b] : baselines) {
+    if (b.ort) ort_version = "onnxruntime-node " + b.ort->version;
+  }
+  const double peak_all = peak.gflops * options.threads;
   std::printf(
       "\nSingle-image latency, input float32[1, 3, 224, 224]; %d timed runs after %d warm-up\n"
       "runs, on a machine with %u hardware threads.\n"
-      "  Ferry: ExecutorModule::Run() in this process; OpenBLAS threads = %d (the other kernels\n"
-      "    run on one thread).\n"
+      "  Ferry: ExecutorModule::Run() in this process; SetKernelThreads(%d), OpenBLAS threads\n"
+      "    = %d.\n"
+      "  ONNX Runtime (%s, under %s): session.run();\n"
+      "    intraOpNumThreads = %d, interOpNumThreads = 1, sequential execution,\n"
+      "    graphOptimizationLevel 'all'.\n"
       "  PyTorch (%s): model(x) under torch.no_grad(); torch.get_num_threads() = %d.\n"
       "    kept heap: glibc malloc keeps freed memory, under\n"
       "      %s\n"
       "    plain: glibc's defaults (the environment as it is).\n"
-      "  ratio = Ferry median / PyTorch median (below 1: Ferry is faster). faults = minor page\n"
-      "  faults per run. max|diff| = largest |Ferry - PyTorch's recorded output| over the\n"
-      "  1000 logits.\n\n",
-      options.runs, options.warmup, std::thread::hardware_concurrency(), blas_threads,
+      "  ratio = Ferry median / the baseline's median (below 1: Ferry is faster); the one against\n"
+      "  ONNX Runtime is the main one. max|diff| = largest |output - PyTorch's recorded output|\n"
+      "  over the 1000 logits.\n\n",
+      options.runs, options.warmup, std::thread::hardware_concurrency(), options.threads,
+      blas_threads, ort_version.c_str(), options.node.c_str(), options.threads,
       options.python.c_str(), torch_threads, kKeepHeapTunables);
-  std::printf("%-21s %-17s  %-24s  %-15s  %-17s\n", "", "Ferry", "PyTorch, kept heap",
-              "PyTorch, plain", "faults per run");
-  std::printf("%-14s %-6s %8s %8s  %8s %8s %6s  %8s %6s  %5s %5s %5s  %9s\n", "model", "exec",
-              "med ms", "p90 ms", "med ms", "p90 ms", "ratio", "med ms", "ratio", "ferry", "kept",
-              "plain", "max|diff|");
+  std::printf("%-21s %-17s  %-24s  %-24s  %-15s  %s\n", "", "Ferry", "ONNX Runtime",
+              "PyTorch, kept heap", "PyTorch, plain", "max|diff|");
+  std::printf("%-14s %-6s %8s %8s  %8s %8s %6s  %8s %8s %6s  %8s %6s  %9s %9s\n", "model", "exec",
+              "med ms", "p90 ms", "med ms", "p90 ms", "ratio", "med ms", "p90 ms", "ratio",
+              "med ms", "ratio", "ferry", "ort");
+  const Timing none;
   for (const Row& row : rows) {
-    const TorchTimings& t = torch.at(row.model);
-    std::printf("%-14s %-6s %8s %8s  %8s %8s %6s  %8s %6s  %5.0f %5.0f %5.0f  %9.1e\n",
+    const Baselines& b = baselines.at(row.model);
+    const Timing& ort = b.ort ? b.ort->timing : none;
+    std::printf("%-14s %-6s %8s %8s  %8s %8s %6s  %8s %8s %6s  %8s %6s  %9.1e %9s\n",
                 row.model.c_str(), row.executor.c_str(),
                 Cell(Median(row.ferry.times_ms), "%.2f").c_str(),
                 Cell(Percentile(row.ferry.times_ms, 0.9), "%.2f").c_str(),
-                Cell(Median(t.kept_heap.times_ms), "%.2f").c_str(),
-                Cell(Percentile(t.kept_heap.times_ms, 0.9), "%.2f").c_str(),
-                Cell(Ratio(row.ferry, t.kept_heap), "%.2f").c_str(),
-                Cell(Median(t.plain.times_ms), "%.2f").c_str(),
-                Cell(Ratio(row.ferry, t.plain), "%.2f").c_str(), row.ferry.faults_per_run,
-                t.kept_heap.faults_per_run, t.plain.faults_per_run, row.ferry.max_abs_diff);
+                Cell(Median(ort.times_ms), "%.2f").c_str(),
+                Cell(Percentile(ort.times_ms, 0.9), "%.2f").c_str(),
+                Cell(Ratio(row.ferry, ort), "%.2f").c_str(),
+                Cell(Median(b.kept_heap.times_ms), "%.2f").c_str(),
+                Cell(Percentile(b.kept_heap.times_ms, 0.9), "%.2f").c_str(),
+                Cell(Ratio(row.ferry, b.kept_heap), "%.2f").c_str(),
+                Cell(Median(b.plain.times_ms), "%.2f").c_str(),
+                Cell(Ratio(row.ferry, b.plain), "%.2f").c_str(), row.ferry.max_abs_diff,
+                Cell(b.ort ? Known(ort.max_abs_diff) : std::nullopt, "%.1e").c_str());
   }
-  for (const auto& [model, t] : torch) {
-    for (const Timing* timing : {&t.kept_heap, &t.plain}) {
-      if (timing->max_abs_diff > 1e-5) {
+
+  std::printf(
+      "\nCompute. GFLOP = 2 * multiply-adds of the model's convolutions and dense layers (counted\n"
+      "on Ferry's imported graph; pools, element-wise ops and the fused bias, batch norm and\n"
+      "activation are left out); GFLOP/s = GFLOP / median time. Peak = the rate of an %s FMA\n"
+      "loop on one thread, per second of that thread's CPU time (%s GFLOP/s: the best of %d\n"
+      "measurements spread over the run, the worst %s), x %d thread%s = %s GFLOP/s.\n"
+      "faults = minor page faults per timed run.\n\n",
+      peak.isa.c_str(),
+      Cell(peak.gflops > 0 ? std::optional(peak.gflops) : std::nullopt, "%.1f").c_str(),
+      peak.measurements,
+      Cell(peak.gflops > 0 ? std::optional(peak.min_gflops) : std::nullopt, "%.1f").c_str(),
+      options.threads, options.threads == 1 ? "" : "s",
+      Cell(peak_all > 0 ? std::optional(peak_all) : std::nullopt, "%.1f").c_str());
+  std::printf("%-21s %6s  %-15s  %-13s  %s\n", "", "", "GFLOP/s", "% of peak", "faults per run");
+  std::printf("%-14s %-6s %6s  %7s %7s  %6s %6s  %5s %5s %5s %5s\n", "model", "exec", "GFLOP",
+              "ferry", "ort", "ferry", "ort", "ferry", "ort", "kept", "plain");
+  for (const Row& row : rows) {
+    const Baselines& b = baselines.at(row.model);
+    const Timing& ort = b.ort ? b.ort->timing : none;
+    const std::optional<double> ferry_gflops = Gflops(b.flops.flops, row.ferry);
+    const std::optional<double> ort_gflops = Gflops(b.flops.flops, ort);
+    std::printf("%-14s %-6s %6.2f  %7s %7s  %6s %6s  %5.0f %5s %5.0f %5.0f\n", row.model.c_str(),
+                row.executor.c_str(), b.flops.flops / 1e9, Cell(ferry_gflops, "%.1f").c_str(),
+                Cell(ort_gflops, "%.1f").c_str(),
+                Cell(PercentOfPeak(ferry_gflops, peak_all), "%.1f%%").c_str(),
+                Cell(PercentOfPeak(ort_gflops, peak_all), "%.1f%%").c_str(),
+                row.ferry.faults_per_run,
+                Cell(b.ort ? std::optional(ort.faults_per_run) : std::nullopt, "%.0f").c_str(),
+                b.kept_heap.faults_per_run, b.plain.faults_per_run);
+  }
+
+  std::string ort_library;
+  for (const std::string& model : options.models) {
+    const Baselines& b = baselines.at(model);
+    if (b.ort && b.ort->library_ms > 0) {
+      ort_library = " (it took " + Cell(b.ort->library_ms, "%.1f") + " ms)";
+    }
+  }
+  std::printf(
+      "\nTime to first inference, ms. Ferry: LoadModule of the library, ExecutorModule::Create,\n"
+      "then the first run (set the input, Run(), read the output); building the library comes\n"
+      "before and is not counted. ONNX Runtime: InferenceSession.create from the .onnx file, then\n"
+      "the first session.run(); loading libonnxruntime.so comes before it and is not counted\n"
+      "either%s.\n\n",
+      ort_library.c_str());
+  std::printf("%-21s %-35s  %s\n", "", "Ferry", "ONNX Runtime");
+  std::printf("%-14s %-6s %8s %8s %8s %8s  %8s %8s %8s\n", "model", "exec", "load", "create",
+              "1st run", "total", "create", "1st run", "total");
+  for (const Row& row : rows) {
+    const Baselines& b = baselines.at(row.model);
+    const Timing& ort = b.ort ? b.ort->timing : none;
+    std::printf("%-14s %-6s %8s %8s %8s %8s  %8s %8s %8s\n", row.model.c_str(),
+                row.executor.c_str(), Cell(Known(row.ferry.load_ms), "%.1f").c_str(),
+                Cell(Known(row.ferry.create_ms), "%.1f").c_str(),
+                Cell(Known(row.ferry.first_run_ms), "%.1f").c_str(),
+                Cell(Known(FirstInferenceMs(row.ferry)), "%.1f").c_str(),
+                Cell(Known(ort.create_ms), "%.1f").c_str(),
+                Cell(Known(ort.first_run_ms), "%.1f").c_str(),
+                Cell(Known(FirstInferenceMs(ort)), "%.1f").c_str());
+  }
+
+  if (ort_missing) {
+    std::printf(
+        "\nONNX Runtime was not run: %s.\n"
+        "  Install it with `%s %s` (npm, a few\n"
+        "  seconds), or name an installation with --onnxruntime DIR.\n",
+        ort_missing->c_str(), FERRY_INSTALL_ONNXRUNTIME_SCRIPT, options.onnxruntime.c_str());
+  }
+  for (const std::string& model : options.models) {
+    const Baselines& b = baselines.at(model);
+    if (!b.flops.uncounted.empty()) {
+      std::string names;
+      for (const std::string& name : b.flops.uncounted) names += (names.empty() ? "" : ", ") + name;
+      std::printf("warning: %s: FLOPs of %zu nodes with unexpected shapes are not counted: %s\n",
+                  model.c_str(), b.flops.uncounted.size(), names.c_str());
+    }
+    if (b.ort && b.ort->timing.max_abs_diff > kOrtDiffWarning) {
+      std::printf(
+          "warning: ONNX Runtime's %s differs from the recorded output by %.2e: is\n"
+          "--models-dir's .onnx file the one its outputs were recorded with?\n",
+          model.c_str(), b.ort->timing.max_abs_diff);
+    }
+    for (const Timing* timing : {&b.kept_heap, &b.plain}) {
+      if (timing->max_abs_diff > kTorchDiffWarning) {
         std::printf(
             "warning: PyTorch's %s differs from the recorded output by %.2e: it is not the\n"
             "network the ONNX file holds (were --models-dir's files exported by another\n"
@@ -358,6 +802,8 @@ int Main(int argc, char** argv) {
   options.models = parsed->All("model");
   if (options.models.empty()) options.models.assign(std::begin(kModels), std::end(kModels));
   options.python = parsed->Get("python").value_or(options.python);
+  options.onnxruntime = parsed->Get("onnxruntime").value_or(options.onnxruntime);
+  options.node = parsed->Get("node").value_or(options.node);
   const StatusOr<int> threads = PositiveInt(*parsed, "threads", options.threads);
   const StatusOr<int> runs = PositiveInt(*parsed, "runs", options.runs);
   const StatusOr<int> warmup = PositiveInt(*parsed, "warmup", options.warmup);
@@ -372,9 +818,23 @@ int Main(int argc, char** argv) {
   options.runs = *runs;
   options.warmup = *warmup;
 
-  // Before any BLAS call.
-  const StatusOr<int> blas_threads = SetBlasThreads(options.threads);
+  // Before any kernel runs.
+  const StatusOr<int> blas_threads = SetFerryThreads(options.threads);
   if (!blas_threads.ok()) throw StatusError(blas_threads.status());
+
+  std::optional<std::string> ort_missing = OrtMissing(options);
+  if (ort_missing) {
+    std::fprintf(stderr,
+                 "onnx_models_bench: ONNX Runtime is not available: %s.\n"
+                 "  Install it with `%s %s`; going on with PyTorch\n"
+                 "  as the only baseline.\n",
+                 ort_missing->c_str(), FERRY_INSTALL_ONNXRUNTIME_SCRIPT,
+                 options.onnxruntime.c_str());
+  }
+
+  std::fprintf(stderr, "onnx_models_bench: measuring this core's peak FLOP/s...\n");
+  PeakFlops peak;
+  MeasurePeakGflops(peak);
 
   compiler::TempDir work_dir = compiler::TempDir::Create("ferry-onnx-bench-").value();
   if (options.models_dir.empty()) {
@@ -389,10 +849,10 @@ int Main(int argc, char** argv) {
     if (!exported.ok()) throw StatusError(exported.status());
   }
 
-  // Model by model, Ferry's two executors and then PyTorch, so that the numbers compared are
-  // taken close together in time.
+  // Model by model, Ferry's two executors, then ONNX Runtime and PyTorch, so that the numbers
+  // compared are taken close together in time.
   std::vector<Row> rows;
-  std::map<std::string, TorchTimings> torch;
+  std::map<std::string, Baselines> baselines;
   for (const std::string& model : options.models) {
     const std::string prefix = options.models_dir + "/" + model;
     const NDArray input = LoadNpy(prefix + ".input.npy").value();
@@ -401,6 +861,9 @@ int Main(int argc, char** argv) {
     import_options.key = model;
     const compiler::Model imported =
         compiler::onnx_import::ImportOnnxFile(prefix + ".onnx", import_options).value();
+    Baselines& b = baselines[model];
+    b.flops = CountFlops(imported);
+    MeasurePeakGflops(peak);
     for (const std::string executor : {"graph", "aot"}) {
       std::fprintf(stderr, "onnx_models_bench: %s, Ferry's %s executor: building and timing...\n",
                    model.c_str(), executor.c_str());
@@ -408,11 +871,25 @@ int Main(int argc, char** argv) {
       row.ferry = TimeFerry(options, imported, executor, work_dir.path(), input, expected).value();
       rows.push_back(std::move(row));
     }
+    if (!ort_missing) {
+      std::fprintf(stderr, "onnx_models_bench: %s, ONNX Runtime: timing...\n", model.c_str());
+      StatusOr<OrtTiming> ort = TimeOrt(options, model, work_dir.path());
+      if (ort.ok()) {
+        b.ort = std::move(*ort);
+      } else if (ort.status().code() == StatusCode::kFailedPrecondition) {
+        ort_missing = "node cannot load onnxruntime-node from " + options.onnxruntime;
+        std::fprintf(stderr,
+                     "onnx_models_bench: %s\nonnx_models_bench: going on without ONNX Runtime\n",
+                     ort.status().message().c_str());
+      } else {
+        throw StatusError(ort.status());
+      }
+    }
     std::fprintf(stderr, "onnx_models_bench: %s, PyTorch: timing...\n", model.c_str());
-    torch[model].kept_heap = TimeTorch(options, model, true, work_dir.path()).value();
-    torch[model].plain = TimeTorch(options, model, false, work_dir.path()).value();
+    b.kept_heap = TimeTorch(options, model, true, work_dir.path()).value();
+    b.plain = TimeTorch(options, model, false, work_dir.path()).value();
   }
-  PrintTable(options, *blas_threads, rows, torch);
+  PrintTable(options, *blas_threads, peak, ort_missing, rows, baselines);
   return 0;
 }
 
