@@ -30,8 +30,9 @@ const OptionSpec kOptions[] = {
     {"no-package-params", "", false, "write the parameters to LIB.params instead of LIB"},
     {"seed", "", true, "N  seed of the zoo's random weights"},
     {"keep-source", "", false, "keep the generated C++ source as LIB.cc"},
-    {"plain-kernels", "", false,
-     "keep convolutions on the plain NCHW kernels (OpenBLAS) instead of oneDNN's blocked layouts"},
+    {"conv-layout", "", true,
+     "L  convolutions on oneDNN in nchw16c or nhwc, or on OpenBLAS in nchw (default auto: "
+     "nchw16c for models with depthwise convolutions, else nhwc; nchw without oneDNN)"},
     {"output", "o", true, "LIB  the model library to write (.so)"},
     {"help", "h", false, "show this help"},
 };
@@ -154,7 +155,19 @@ Status BuildCommand(std::span<const std::string> args, std::ostream& out) {
   compiler::ExportOptions options;
   options.package_params = !parsed.Has("no-package-params");
   options.keep_source = parsed.Has("keep-source");
-  options.blocked_layouts = !parsed.Has("plain-kernels");
+  if (const std::optional<std::string> layout_text = parsed.Get("conv-layout")) {
+    const std::string& layout = *layout_text;
+    if (layout == "nchw") {
+      options.blocked_layouts = false;
+    } else if (layout == "nchw16c") {
+      options.layout = compiler::BlockedLayout::kChannelBlocks;
+    } else if (layout == "nhwc") {
+      options.layout = compiler::BlockedLayout::kChannelsLast;
+    } else if (layout != "auto") {
+      return InvalidArgumentError("--conv-layout must be auto, nchw16c, nhwc or nchw, not '" +
+                                  layout + "'");
+    }
+  }
   RETURN_IF_ERROR(compiler::ExportLibrary(builds, *output, options));
 
   for (const compiler::Model& m : models) {

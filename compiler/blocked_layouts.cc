@@ -49,8 +49,9 @@ struct ConvPlan {
 
 class Converter {
  public:
-  explicit Converter(const Model& model)
+  Converter(const Model& model, kernels::ConvLayout layout)
       : model_(model),
+        layout_(layout),
         g_(model.graph),
         builder_(model.key),
         plain_(g_.entries.size()),
@@ -168,8 +169,10 @@ class Converter {
     k.activation = static_cast<kernels::Activation>(activation);
     k.clip_min = FloatAttr(attrs, "clip_min", 0.0);
     k.clip_max = FloatAttr(attrs, "clip_max", 6.0);
-    // An image's few channels are read as they are; anything wider is blocked.
-    k.blocked_input = depthwise || k.channels >= kChannelBlock;
+    k.layout = layout_;
+    // With channel blocks an image's few channels are read as they are; anything wider is
+    // blocked. Channels last reads every input in that layout.
+    k.blocked_input = ChannelsLast() || depthwise || k.channels >= kChannelBlock;
     FerryKernelError error{};
     if (kernels::PackedConv2dWeightSize(k, &error) < 0) return std::nullopt;
     return plan;
@@ -194,9 +197,15 @@ class Converter {
       return *plain_[e];
     }
     if (!blocked_[e]) return InternalError("entry " + std::to_string(e) + " is not computed yet");
-    ASSIGN_OR_RETURN(plain_[e], builder_.Op("from_channel_blocks", {*blocked_[e]},
-                                            {{"channels", g_.entries[e].shape[1]}},
-                                            name_of_[e] + ".from_blocks"));
+    if (ChannelsLast()) {
+      ASSIGN_OR_RETURN(plain_[e], builder_.Op("transpose", {*blocked_[e]},
+                                              {{"axes", std::vector<int64_t>{0, 3, 1, 2}}},
+                                              name_of_[e] + ".to_nchw"));
+    } else {
+      ASSIGN_OR_RETURN(plain_[e], builder_.Op("from_channel_blocks", {*blocked_[e]},
+                                              {{"channels", g_.entries[e].shape[1]}},
+                                              name_of_[e] + ".from_blocks"));
+    }
     return *plain_[e];
   }
 
@@ -204,13 +213,21 @@ class Converter {
   StatusOr<Tensor> Blocked(uint32_t e) {
     if (blocked_[e]) return *blocked_[e];
     ASSIGN_OR_RETURN(Tensor plain, Plain(e));
-    ASSIGN_OR_RETURN(blocked_[e], builder_.Op("to_channel_blocks", {plain},
-                                              {{"channels", g_.entries[e].shape[1]}},
-                                              name_of_[e] + ".to_blocks"));
+    if (ChannelsLast()) {
+      ASSIGN_OR_RETURN(blocked_[e], builder_.Op("transpose", {plain},
+                                                {{"axes", std::vector<int64_t>{0, 2, 3, 1}}},
+                                                name_of_[e] + ".to_nhwc"));
+    } else {
+      ASSIGN_OR_RETURN(blocked_[e], builder_.Op("to_channel_blocks", {plain},
+                                                {{"channels", g_.entries[e].shape[1]}},
+                                                name_of_[e] + ".to_blocks"));
+    }
     return *blocked_[e];
   }
 
   bool HasBlocked(uint32_t e) const { return blocked_[e].has_value(); }
+  bool ChannelsLast() const { return layout_ == kernels::ConvLayout::kChannelsLast; }
+  int64_t LayoutAttr() const { return static_cast<int64_t>(layout_); }
 
   Status Convert(size_t n) {
     const GraphNode& node = g_.nodes[n];
@@ -278,13 +295,16 @@ class Converter {
       const int64_t axis = IntAttr(attrs, "axis", 0);
       if (axis != 1 && axis != -3) return false;
       for (uint32_t e : node.inputs) {
-        if (!HasBlocked(e) || g_.entries[e].shape[1] % kChannelBlock != 0) return false;
+        // Channel blocks concatenate whole blocks only.
+        if (!HasBlocked(e) || (!ChannelsLast() && g_.entries[e].shape[1] % kChannelBlock != 0)) {
+          return false;
+        }
       }
-      return emit(node.op, node.inputs, {{"axis", int64_t{1}}});
+      return emit(node.op, node.inputs, {{"axis", int64_t{ChannelsLast() ? 3 : 1}}});
     }
     if (!HasBlocked(first)) return false;
     const std::vector<int64_t>& in = g_.entries[first].shape;
-    Attrs pool{{"channels", in[1]}, {"count_include_pad", int64_t{0}}};
+    Attrs pool{{"layout", LayoutAttr()}, {"channels", in[1]}, {"count_include_pad", int64_t{0}}};
     if (node.op == "global_avg_pool2d" || node.op == "global_max_pool2d") {
       pool["is_max"] = int64_t{node.op == "global_max_pool2d"};
       pool["pool_size"] = std::vector<int64_t>{in[2], in[3]};
@@ -338,6 +358,7 @@ class Converter {
       inputs.push_back(residual);
     }
     const Attrs attrs = {
+        {"layout", LayoutAttr()},
         {"channels", k.channels},
         {"out_channels", k.out_channels},
         {"kernel", std::vector<int64_t>{k.kernel[0], k.kernel[1]}},
@@ -396,6 +417,7 @@ class Converter {
   }
 
   const Model& model_;
+  const kernels::ConvLayout layout_;
   const ExecGraph& g_;
   GraphBuilder builder_;
   std::vector<std::optional<Tensor>> plain_, blocked_;
@@ -411,15 +433,30 @@ class Converter {
 
 }  // namespace
 
+BlockedLayout ChooseBlockedLayout(const Model& model) {
+  for (size_t n = 0; n < model.graph.nodes.size(); ++n) {
+    const GraphNode& node = model.graph.nodes[n];
+    if (node.op == "conv2d" && IntAttr(model.node_attrs[n], "groups", 1) > 1) {
+      return BlockedLayout::kChannelBlocks;
+    }
+  }
+  return BlockedLayout::kChannelsLast;
+}
+
 bool BlockedLayoutsAvailable() { return true; }
 
-StatusOr<Model> ConvertToBlockedLayouts(const Model& model) { return Converter(model).Run(); }
+StatusOr<Model> ConvertToBlockedLayouts(const Model& model, BlockedLayout layout) {
+  if (layout == BlockedLayout::kAuto) layout = ChooseBlockedLayout(model);
+  return Converter(model, layout == BlockedLayout::kChannelsLast ? kernels::ConvLayout::kChannelsLast
+                                                                 : kernels::ConvLayout::kChannelBlocks)
+      .Run();
+}
 
 #else
 
 bool BlockedLayoutsAvailable() { return false; }
 
-StatusOr<Model> ConvertToBlockedLayouts(const Model& model) { return model; }
+StatusOr<Model> ConvertToBlockedLayouts(const Model& model, BlockedLayout) { return model; }
 
 #endif
 

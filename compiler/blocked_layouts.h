@@ -29,8 +29,19 @@ namespace ferry::compiler {
 // Whether this build can convert (it has oneDNN).
 bool BlockedLayoutsAvailable();
 
+enum class BlockedLayout {
+  kAuto,           // ChooseBlockedLayout's choice
+  kChannelBlocks,  // NCHW16c
+  kChannelsLast,   // NHWC
+};
+
+// Channel blocks for a model with depthwise convolutions, else channels last: what measured
+// faster on this kind of machine (runtime/kernels/blocked_kernels.h).
+BlockedLayout ChooseBlockedLayout(const Model& model);
+
 // Errors: those of building the rewritten graph (a model that fails validation).
-StatusOr<Model> ConvertToBlockedLayouts(const Model& model);
+StatusOr<Model> ConvertToBlockedLayouts(const Model& model,
+                                        BlockedLayout layout = BlockedLayout::kAuto);
 
 }  // namespace ferry::compiler
 

@@ -81,7 +81,7 @@ StatusOr<PreparedModel> Prepare(const ModelBuild& build, size_t index, const Exp
   const bool package_params = options.package_params;
   PreparedModel prepared{{}, build.model, {}, nullptr};
   if (options.blocked_layouts && BlockedLayoutsAvailable()) {
-    ASSIGN_OR_RETURN(Model converted, ConvertToBlockedLayouts(*build.model));
+    ASSIGN_OR_RETURN(Model converted, ConvertToBlockedLayouts(*build.model, options.layout));
     prepared.converted = std::make_shared<const Model>(std::move(converted));
     prepared.model = prepared.converted.get();
   }

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 
+#include "compiler/blocked_layouts.h"
 #include "compiler/model.h"
 #include "runtime/library_manifest.h"
 
@@ -30,8 +31,9 @@ struct ExportOptions {
   // Keep the generated source beside the library as `<path>.cc` (for inspection).
   bool keep_source = false;
   // Convolutional parts on oneDNN in blocked layouts (blocked_layouts.h) when this build has
-  // oneDNN; false keeps every node on the plain kernels (OpenBLAS convolutions).
+  // oneDNN, in `layout`; false keeps every node on the plain kernels (OpenBLAS convolutions).
   bool blocked_layouts = true;
+  BlockedLayout layout = BlockedLayout::kAuto;
 };
 
 // Writes the library to `path` atomically (a failed export leaves no file there).

@@ -28,6 +28,47 @@ Status CheckBlocked(const TensorInfo& t, int64_t channels, const char* role) {
   return Status::Ok();
 }
 
+// A tensor of the layout: channel blocks (blocked or, for a first layer's data, plain NCHW)
+// or channels last.
+Shape LaidOut(kernels::ConvLayout layout, bool blocked, int64_t n, int64_t channels, int64_t h,
+              int64_t w) {
+  if (layout == kernels::ConvLayout::kChannelsLast) return {n, h, w, channels};
+  if (!blocked) return {n, channels, h, w};
+  return Blocked(n, channels, h, w);
+}
+
+// Images, height and width of `t` in the layout; an error when it does not hold `channels`.
+struct Extent {
+  int64_t n, h, w;
+};
+StatusOr<Extent> CheckLaidOut(const TensorInfo& t, kernels::ConvLayout layout, bool blocked,
+                              int64_t channels, const char* role) {
+  const bool last = layout == kernels::ConvLayout::kChannelsLast;
+  const size_t rank = !last && blocked ? 5 : 4;
+  if (t.shape.size() == rank) {
+    const Extent e = last ? Extent{t.shape[0], t.shape[1], t.shape[2]}
+                          : Extent{t.shape[0], t.shape[2], t.shape[3]};
+    if (t.shape == LaidOut(layout, blocked, e.n, channels, e.h, e.w)) return e;
+  }
+  return InvalidArgumentError(std::string(role) + " " + t.ToString() + " is not a " +
+                              (last ? "channels-last" : blocked ? "blocked" : "NCHW") +
+                              " tensor of " + std::to_string(channels) + " channels");
+}
+
+// The enumerator in generated code.
+std::string LayoutLiteral(kernels::ConvLayout layout) {
+  return std::string("ferry::kernels::ConvLayout::") +
+         (layout == kernels::ConvLayout::kChannelsLast ? "kChannelsLast" : "kChannelBlocks");
+}
+
+StatusOr<kernels::ConvLayout> LayoutAttr(const Attrs& attrs) {
+  ASSIGN_OR_RETURN(int64_t layout, GetIntAttr(attrs, "layout", 0));
+  if (layout != 0 && layout != 1) {
+    return InvalidArgumentError("layout must be 0 (channel blocks) or 1 (channels last)");
+  }
+  return static_cast<kernels::ConvLayout>(layout);
+}
+
 StatusOr<int64_t> PositiveAttr(const Attrs& attrs, const char* name) {
   ASSIGN_OR_RETURN(int64_t value, GetIntAttr(attrs, name, 0));
   if (value < 1 || value > kernels::internal::kMaxAttrValue) {
@@ -95,11 +136,12 @@ StatusOr<OpLowering> LowerChannelBlocks(Inputs in, const Attrs& attrs, bool to_b
 #if FERRY_HAVE_DNNL
 StatusOr<OpLowering> LowerBlockedConv2d(Inputs in, const Attrs& attrs) {
   static constexpr std::string_view kKnown[] = {
-      "channels", "out_channels", "kernel",   "strides",  "padding",  "dilation", "groups",
-      "blocked_input", "residual", "activation", "clip_min", "clip_max"};
+      "layout",        "channels", "out_channels", "kernel",   "strides",  "padding", "dilation",
+      "groups",        "blocked_input", "residual", "activation", "clip_min", "clip_max"};
   RETURN_IF_ERROR(CheckKnownAttrs(attrs, kKnown));
   RETURN_IF_ERROR(CheckFloat32(in));
   kernels::BlockedConv2dAttrs k;
+  ASSIGN_OR_RETURN(k.layout, LayoutAttr(attrs));
   ASSIGN_OR_RETURN(k.channels, PositiveAttr(attrs, "channels"));
   ASSIGN_OR_RETURN(k.out_channels, PositiveAttr(attrs, "out_channels"));
   ASSIGN_OR_RETURN(k.groups, PositiveAttr(attrs, "groups"));
@@ -121,12 +163,8 @@ StatusOr<OpLowering> LowerBlockedConv2d(Inputs in, const Attrs& attrs) {
   CopyDims(w.padding, k.padding);
   CopyDims(w.dilation, k.dilation);
   RETURN_IF_ERROR(CheckArity(in, k.residual ? 4 : 3, k.residual ? 4 : 3));
-  if (k.blocked_input) {
-    RETURN_IF_ERROR(CheckBlocked(in[0], k.channels, "data"));
-  } else {
-    RETURN_IF_ERROR(CheckRank(in[0], "data", 4));
-    if (in[0].shape[1] != k.channels) return InvalidArgumentError("data " + in[0].ToString() + " does not have " + std::to_string(k.channels) + " channels");
-  }
+  const bool last = k.layout == kernels::ConvLayout::kChannelsLast;
+  ASSIGN_OR_RETURN(Extent e, CheckLaidOut(in[0], k.layout, k.blocked_input || last, k.channels, "data"));
   FerryKernelError error{};
   const int64_t packed = kernels::PackedConv2dWeightSize(k, &error);
   if (packed < 0) return InvalidArgumentError(error.message);
@@ -137,19 +175,18 @@ StatusOr<OpLowering> LowerBlockedConv2d(Inputs in, const Attrs& attrs) {
   if (in[2].shape != Shape{k.out_channels}) {
     return InvalidArgumentError("bias " + in[2].ToString() + " must be [" + std::to_string(k.out_channels) + "]");
   }
-  const Shape& s = in[0].shape;
-  const int64_t oh = kernels::internal::WindowCount(s[2], k.padding[0], k.padding[2], k.kernel[0],
+  const int64_t oh = kernels::internal::WindowCount(e.h, k.padding[0], k.padding[2], k.kernel[0],
                                                     k.strides[0], k.dilation[0], false);
-  const int64_t ow = kernels::internal::WindowCount(s[3], k.padding[1], k.padding[3], k.kernel[1],
+  const int64_t ow = kernels::internal::WindowCount(e.w, k.padding[1], k.padding[3], k.kernel[1],
                                                     k.strides[1], k.dilation[1], false);
   if (oh < 1 || ow < 1) return InvalidArgumentError("the kernel does not fit the padded input " + in[0].ToString());
-  const Shape out = Blocked(s[0], k.out_channels, oh, ow);
+  const Shape out = LaidOut(k.layout, true, e.n, k.out_channels, oh, ow);
   if (k.residual && in[3].shape != out) {
     return InvalidArgumentError("residual " + in[3].ToString() + " must be shaped like the output");
   }
   static constexpr const char* kActivations[] = {"kNone", "kRelu", "kClip"};
   const std::string init =
-      ".channels = " + std::to_string(k.channels) + ", .out_channels = " +
+      ".layout = " + LayoutLiteral(k.layout) + ", .channels = " + std::to_string(k.channels) + ", .out_channels = " +
       std::to_string(k.out_channels) + ", .kernel = " + Pair(k.kernel) + ", .strides = " +
       Pair(k.strides) + ", .padding = " + Quad(k.padding) + ", .dilation = " + Pair(k.dilation) +
       ", .groups = " + std::to_string(k.groups) + ", .blocked_input = " + Bool(k.blocked_input) +
@@ -161,13 +198,14 @@ StatusOr<OpLowering> LowerBlockedConv2d(Inputs in, const Attrs& attrs) {
 }
 
 StatusOr<OpLowering> LowerBlockedPool2d(Inputs in, const Attrs& attrs) {
-  static constexpr std::string_view kKnown[] = {"is_max",   "channels", "pool_size",
+  static constexpr std::string_view kKnown[] = {"layout", "is_max",   "channels", "pool_size",
                                                 "strides",  "padding",  "dilation",
                                                 "count_include_pad"};
   RETURN_IF_ERROR(CheckKnownAttrs(attrs, kKnown));
   RETURN_IF_ERROR(CheckArity(in, 1, 1));
   RETURN_IF_ERROR(CheckFloat32(in));
   kernels::BlockedPool2dAttrs k;
+  ASSIGN_OR_RETURN(k.layout, LayoutAttr(attrs));
   ASSIGN_OR_RETURN(int64_t is_max, GetIntAttr(attrs, "is_max", 1));
   ASSIGN_OR_RETURN(int64_t include_pad, GetIntAttr(attrs, "count_include_pad", 0));
   ASSIGN_OR_RETURN(k.channels, PositiveAttr(attrs, "channels"));
@@ -182,19 +220,19 @@ StatusOr<OpLowering> LowerBlockedPool2d(Inputs in, const Attrs& attrs) {
   CopyDims(w.strides, k.strides);
   CopyDims(w.padding, k.padding);
   CopyDims(w.dilation, k.dilation);
-  RETURN_IF_ERROR(CheckBlocked(in[0], k.channels, "data"));
-  const Shape& s = in[0].shape;
-  const int64_t oh = kernels::internal::WindowCount(s[2], k.padding[0], k.padding[2], k.pool_size[0],
+  ASSIGN_OR_RETURN(Extent e, CheckLaidOut(in[0], k.layout, true, k.channels, "data"));
+  const int64_t oh = kernels::internal::WindowCount(e.h, k.padding[0], k.padding[2], k.pool_size[0],
                                                     k.strides[0], k.dilation[0], false);
-  const int64_t ow = kernels::internal::WindowCount(s[3], k.padding[1], k.padding[3], k.pool_size[1],
+  const int64_t ow = kernels::internal::WindowCount(e.w, k.padding[1], k.padding[3], k.pool_size[1],
                                                     k.strides[1], k.dilation[1], false);
   if (oh < 1 || ow < 1) return InvalidArgumentError("the window does not fit the padded input " + in[0].ToString());
-  const std::string init = ".is_max = " + Bool(k.is_max) + ", .channels = " +
+  const std::string init = ".layout = " + LayoutLiteral(k.layout) + ", .is_max = " +
+                           Bool(k.is_max) + ", .channels = " +
                            std::to_string(k.channels) + ", .pool_size = " + Pair(k.pool_size) +
                            ", .strides = " + Pair(k.strides) + ", .padding = " + Quad(k.padding) +
                            ", .dilation = " + Pair(k.dilation) +
                            ", .count_include_pad = " + Bool(k.count_include_pad);
-  return WithState(TensorInfo{Blocked(s[0], k.channels, oh, ow), DataType::Float32()},
+  return WithState(TensorInfo{LaidOut(k.layout, true, e.n, k.channels, oh, ow), DataType::Float32()},
                    "BlockedPool2d", "BlockedPool2dAttrs", init, k, &kernels::BlockedPool2d);
 }
 #endif

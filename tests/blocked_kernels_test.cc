@@ -47,6 +47,26 @@ Tensor FromBlocks(Tensor& blocked, int64_t channels) {
   return plain;
 }
 
+// NCHW <-> NHWC.
+Tensor ToChannelsLast(const Tensor& plain) {
+  const int64_t n = plain.shape[0], c = plain.shape[1], h = plain.shape[2], w = plain.shape[3];
+  Tensor last({n, h, w, c});
+  for (int64_t i = 0; i < n * c * h * w; ++i) {
+    const int64_t x = i % w, y = i / w % h, ch = i / (w * h) % c, img = i / (w * h * c);
+    last.data[((img * h + y) * w + x) * c + ch] = plain.data[i];
+  }
+  return last;
+}
+Tensor FromChannelsLast(const Tensor& last) {
+  const int64_t n = last.shape[0], h = last.shape[1], w = last.shape[2], c = last.shape[3];
+  Tensor plain({n, c, h, w});
+  for (int64_t i = 0; i < n * c * h * w; ++i) {
+    const int64_t x = i % w, y = i / w % h, ch = i / (w * h) % c, img = i / (w * h * c);
+    plain.data[i] = last.data[((img * h + y) * w + x) * c + ch];
+  }
+  return plain;
+}
+
 // Largest |a - b| relative to the largest |b| (at least 1).
 double RelativeError(const std::vector<float>& a, const std::vector<float>& b) {
   double worst = 0, scale = 1;
@@ -147,7 +167,11 @@ std::vector<float> Reference(const ConvCase& c, Tensor& data, Tensor& weight, Te
   return out.data;
 }
 
-TEST(BlockedConv2dTest, MatchesThePlainConvolution) {
+class BlockedConv2dLayoutTest : public ::testing::TestWithParam<ConvLayout> {};
+
+TEST_P(BlockedConv2dLayoutTest, MatchesThePlainConvolution) {
+  const ConvLayout layout = GetParam();
+  const bool last = layout == ConvLayout::kChannelsLast;
   const ConvCase cases[] = {
       {"3x3 blocked", 1, 32, 9, 9, 48, 3, 3, 1, 1, 1},
       {"first layer 7x7/2, 3 channels, 20 outputs", 2, 3, 15, 15, 20, 7, 7, 2, 3, 1, false, false,
@@ -169,6 +193,7 @@ TEST(BlockedConv2dTest, MatchesThePlainConvolution) {
         Reference(c, data, weight, bias, c.residual ? &residual : nullptr, oh, ow);
 
     BlockedConv2dAttrs attrs;
+    attrs.layout = layout;
     attrs.channels = c.c;
     attrs.out_channels = c.o;
     attrs.kernel[0] = c.kh;
@@ -187,9 +212,10 @@ TEST(BlockedConv2dTest, MatchesThePlainConvolution) {
     ASSERT_EQ(PackConv2dWeight(attrs, weight.data.data(), packed.data.data(), &error), 0)
         << error.message;
 
-    Tensor input = attrs.blocked_input ? ToBlocks(data) : data;
-    Tensor blocked_residual = ToBlocks(residual);
-    Tensor out = Output({c.n, ChannelBlocks(c.o), oh, ow, kChannelBlock});
+    Tensor input = last ? ToChannelsLast(data) : attrs.blocked_input ? ToBlocks(data) : data;
+    Tensor blocked_residual = last ? ToChannelsLast(residual) : ToBlocks(residual);
+    Tensor out = last ? Output({c.n, oh, ow, c.o})
+                      : Output({c.n, ChannelBlocks(c.o), oh, ow, kChannelBlock});
     State state = NewState();
     std::vector<DLTensor*> args = {input.dl(), packed.dl(), bias.dl()};
     if (c.residual) args.push_back(blocked_residual.dl());
@@ -200,10 +226,18 @@ TEST(BlockedConv2dTest, MatchesThePlainConvolution) {
       ASSERT_EQ(Call([&](auto... p) { return BlockedConv2d(attrs, state.get(), p...); }, args, &msg), 0)
           << msg;
     }
-    EXPECT_TRUE(PaddingIsZero(out, c.o));
-    EXPECT_LT(RelativeError(FromBlocks(out, c.o).data, expected), 1e-5);
+    if (!last) EXPECT_TRUE(PaddingIsZero(out, c.o));
+    EXPECT_LT(RelativeError(last ? FromChannelsLast(out).data : FromBlocks(out, c.o).data, expected),
+              1e-5);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Layouts, BlockedConv2dLayoutTest,
+                         ::testing::Values(ConvLayout::kChannelBlocks, ConvLayout::kChannelsLast),
+                         [](const auto& info) {
+                           return info.param == ConvLayout::kChannelsLast ? "nhwc" : "nchw16c";
+                         });
+
 
 TEST(BlockedConv2dTest, RejectsMalformedCalls) {
   BlockedConv2dAttrs attrs;
@@ -247,7 +281,11 @@ int64_t PoolOutput(int64_t in, int64_t k, int64_t stride, int64_t pad, bool ceil
   return out;
 }
 
-TEST(BlockedPool2dTest, MatchesThePlainPools) {
+class BlockedPool2dLayoutTest : public ::testing::TestWithParam<ConvLayout> {};
+
+TEST_P(BlockedPool2dLayoutTest, MatchesThePlainPools) {
+  const ConvLayout layout = GetParam();
+  const bool last = layout == ConvLayout::kChannelsLast;
   struct PoolCase {
     const char* name;
     bool is_max, ceil_mode, include_pad, global;
@@ -266,6 +304,7 @@ TEST(BlockedPool2dTest, MatchesThePlainPools) {
     Tensor data = Random({2, channels, h, w});
     Tensor expected({0});
     BlockedPool2dAttrs attrs;
+    attrs.layout = layout;
     attrs.is_max = c.is_max;
     attrs.channels = channels;
     attrs.count_include_pad = c.include_pad;
@@ -295,17 +334,26 @@ TEST(BlockedPool2dTest, MatchesThePlainPools) {
         attrs.padding[2 + axis] = std::max(c.pad, (out - 1) * c.stride + c.k - in - c.pad);
       }
     }
-    Tensor blocked = ToBlocks(data);
-    Tensor out = Output(BlockedShape(expected.shape));
+    Tensor blocked = last ? ToChannelsLast(data) : ToBlocks(data);
+    const Shape& e = expected.shape;
+    Tensor out = Output(last ? Shape{e[0], e[2], e[3], e[1]} : BlockedShape(e));
     State state = NewState();
     ASSERT_EQ(Call([&](auto... p) { return BlockedPool2d(attrs, state.get(), p...); },
                    {blocked.dl(), out.dl()}, &msg),
               0)
         << msg;
-    EXPECT_TRUE(PaddingIsZero(out, channels));
-    EXPECT_LT(RelativeError(FromBlocks(out, channels).data, expected.data), 1e-6);
+    if (!last) EXPECT_TRUE(PaddingIsZero(out, channels));
+    EXPECT_LT(RelativeError(last ? FromChannelsLast(out).data : FromBlocks(out, channels).data,
+                            expected.data),
+              1e-6);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Layouts, BlockedPool2dLayoutTest,
+                         ::testing::Values(ConvLayout::kChannelBlocks, ConvLayout::kChannelsLast),
+                         [](const auto& info) {
+                           return info.param == ConvLayout::kChannelsLast ? "nhwc" : "nchw16c";
+                         });
 
 #endif  // FERRY_HAVE_DNNL
 

@@ -90,10 +90,22 @@ std::map<std::string, int> OpCounts(const Model& model) {
   return counts;
 }
 
+TEST(BlockedLayoutsTest, ChoosesChannelBlocksForDepthwiseConvolutions) {
+  ASSERT_OK_AND_ASSIGN(Model with_depthwise, ResidualNetwork());
+  EXPECT_EQ(ChooseBlockedLayout(with_depthwise), BlockedLayout::kChannelBlocks);
+  GraphBuilder b("dense_conv");
+  ASSERT_OK_AND_ASSIGN(Tensor x, b.Input("data", {1, 16, 8, 8}));
+  ASSERT_OK_AND_ASSIGN(Tensor w, b.Param("w", RandomArray({16, 16, 3, 3}, 5)));
+  ASSERT_OK_AND_ASSIGN(Tensor y, b.Op("conv2d", {x, w}));
+  ASSERT_OK(b.Output(y));
+  ASSERT_OK_AND_ASSIGN(Model dense, std::move(b).Finish());
+  EXPECT_EQ(ChooseBlockedLayout(dense), BlockedLayout::kChannelsLast);
+}
+
 TEST(BlockedLayoutsTest, ConvertsEveryPatternWithoutReordersBetweenLayers) {
   if (!BlockedLayoutsAvailable()) GTEST_SKIP() << "this build has no oneDNN";
   ASSERT_OK_AND_ASSIGN(Model plain, ResidualNetwork());
-  ASSERT_OK_AND_ASSIGN(Model blocked, ConvertToBlockedLayouts(plain));
+  ASSERT_OK_AND_ASSIGN(Model blocked, ConvertToBlockedLayouts(plain, BlockedLayout::kChannelBlocks));
   std::map<std::string, int> ops = OpCounts(blocked);
   EXPECT_EQ(ops["conv2d"], 0);
   EXPECT_EQ(ops["blocked_conv2d"], 4);
@@ -118,6 +130,20 @@ TEST(BlockedLayoutsTest, ConvertsEveryPatternWithoutReordersBetweenLayers) {
             (std::vector<int64_t>{1, 32, 8, 8}));
 }
 
+TEST(BlockedLayoutsTest, ChannelsLastTransposesOnlyAtTheEdges) {
+  if (!BlockedLayoutsAvailable()) GTEST_SKIP() << "this build has no oneDNN";
+  ASSERT_OK_AND_ASSIGN(Model plain, ResidualNetwork());
+  ASSERT_OK_AND_ASSIGN(Model last, ConvertToBlockedLayouts(plain, BlockedLayout::kChannelsLast));
+  std::map<std::string, int> ops = OpCounts(last);
+  EXPECT_EQ(ops["blocked_conv2d"], 4);
+  EXPECT_EQ(ops["blocked_pool2d"], 2);
+  // The image into NHWC; flatten's and sigmoid's inputs back to NCHW.
+  EXPECT_EQ(ops["transpose"], 3);
+  EXPECT_EQ(ops["to_channel_blocks"] + ops["from_channel_blocks"], 0);
+  EXPECT_EQ(ops["add"] + ops["relu"], 0);
+  EXPECT_EQ(ops["concat"], 1);
+}
+
 TEST(BlockedLayoutsTest, ComputesWhatThePlainModelComputes) {
   if (!BlockedLayoutsAvailable()) GTEST_SKIP() << "this build has no oneDNN";
   ASSERT_OK_AND_ASSIGN(Model model, ResidualNetwork());
@@ -129,10 +155,15 @@ TEST(BlockedLayoutsTest, ComputesWhatThePlainModelComputes) {
   ASSERT_OK(ExportLibrary(std::vector<ModelBuild>{{&model, ExecutorKind::kGraph}}, plain_path,
                           plain_options));
   ASSERT_OK_AND_ASSIGN(NDArray expected, RunLibraryModel(plain_path, "resnetish", input));
+  for (BlockedLayout layout : {BlockedLayout::kChannelBlocks, BlockedLayout::kChannelsLast})
   for (ExecutorKind kind : {ExecutorKind::kGraph, ExecutorKind::kAot}) {
-    SCOPED_TRACE(kind == ExecutorKind::kGraph ? "graph" : "aot");
-    const std::string path = dir.path() + (kind == ExecutorKind::kGraph ? "/graph.so" : "/aot.so");
-    ASSERT_OK(ExportLibrary(std::vector<ModelBuild>{{&model, kind}}, path));
+    const std::string variant = std::string(layout == BlockedLayout::kChannelsLast ? "nhwc" : "nchw16c") +
+                                (kind == ExecutorKind::kGraph ? "_graph" : "_aot");
+    SCOPED_TRACE(variant);
+    const std::string path = dir.path() + "/" + variant + ".so";
+    ExportOptions options;
+    options.layout = layout;
+    ASSERT_OK(ExportLibrary(std::vector<ModelBuild>{{&model, kind}}, path, options));
     ASSERT_OK_AND_ASSIGN(NDArray actual, RunLibraryModel(path, "resnetish", input));
     double scale = 1;
     for (int64_t i = 0; i < expected.NumElements(); ++i) {

@@ -2,6 +2,8 @@
 // of its weights.
 #include <string.h>
 
+#include <vector>
+
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/onednn_node_state.h"
 
@@ -15,16 +17,35 @@ using Tag = memory::format_tag;
 constexpr const char* kName = "blocked_conv2d";
 
 bool IsDepthwise(const BlockedConv2dAttrs& a) { return a.groups > 1; }
+bool IsChannelsLast(const BlockedConv2dAttrs& a) { return a.layout == ConvLayout::kChannelsLast; }
+
+// The oneDNN format of the data and output tensors.
+Tag DataTag(const BlockedConv2dAttrs& a) {
+  if (IsChannelsLast(a)) return Tag::nhwc;
+  return a.blocked_input ? Tag::nChw16c : Tag::nchw;
+}
+Tag OutputTag(const BlockedConv2dAttrs& a) { return IsChannelsLast(a) ? Tag::nhwc : Tag::nChw16c; }
+
+// The shape of an NCHW tensor of `channels` channels in the layout (data or output).
+std::vector<int64_t> LayoutShape(const BlockedConv2dAttrs& a, bool blocked, int64_t n,
+                                 int64_t channels, int64_t h, int64_t w) {
+  if (IsChannelsLast(a)) return {n, h, w, channels};
+  if (!blocked) return {n, channels, h, w};
+  return {n, ChannelBlocks(channels), h, w, kChannelBlock};
+}
 
 int64_t OutputSize(int64_t in, int64_t pad_before, int64_t pad_after, int64_t kernel,
                    int64_t stride, int64_t dilation) {
   return internal::WindowCount(in, pad_before, pad_after, kernel, stride, dilation, false);
 }
 
-// The packed weight's layout: OIhw16i16o after a blocked input, Ohwi16o after a plain one
-// (a first layer), Goihw16g for a depthwise convolution: the formats oneDNN's AVX-512
-// convolutions read.
+memory::desc PlainWeightDesc(const BlockedConv2dAttrs& a);
+
+// The packed weight's layout with channel blocks: OIhw16i16o after a blocked input, Ohwi16o
+// after a plain one (a first layer), Goihw16g for a depthwise convolution: the formats
+// oneDNN's AVX-512 direct convolutions read. Channels last: OIHW.
 memory::desc PackedWeightDesc(const BlockedConv2dAttrs& a) {
+  if (IsChannelsLast(a)) return PlainWeightDesc(a);
   if (IsDepthwise(a)) {
     return memory::desc({a.groups, 1, 1, a.kernel[0], a.kernel[1]}, memory::data_type::f32,
                         Tag::Goihw16g);
@@ -46,19 +67,29 @@ int CheckAttrs(const BlockedConv2dAttrs& a, FerryKernelError* error) {
   if (a.channels < 1 || a.out_channels < 1 || a.kernel[0] < 1 || a.kernel[1] < 1) {
     return Fail(error, kName, "channels, output channels and kernel size must be positive");
   }
-  if (a.groups != 1 && !(a.groups == a.channels && a.groups == a.out_channels && a.blocked_input)) {
+  if (a.groups != 1 && !(a.groups == a.channels && a.groups == a.out_channels &&
+                         (a.blocked_input || IsChannelsLast(a)))) {
     return Fail(error, kName, "groups %lld: only 1 or depthwise on a blocked input",
                 static_cast<long long>(a.groups));
   }
   return internal::CheckWindowAttrs(kName, a.strides, a.padding, a.dilation, error);
 }
 
+// Images, height, width of a data or output tensor in the attributes' layout.
+struct Extent {
+  int64_t n, h, w;
+};
+Extent ExtentOf(const BlockedConv2dAttrs& a, const DLTensor& t) {
+  if (IsChannelsLast(a)) return {t.shape[0], t.shape[1], t.shape[2]};
+  return {t.shape[0], t.shape[2], t.shape[3]};
+}
+
 OneDnnPrimitive MakeConvolution(const BlockedConv2dAttrs& a, const DLTensor& data,
                                 const DLTensor& out, const float* packed) {
-  const memory::desc src({data.shape[0], a.channels, data.shape[2], data.shape[3]},
-                         memory::data_type::f32, a.blocked_input ? Tag::nChw16c : Tag::nchw);
-  const memory::desc dst({out.shape[0], a.out_channels, out.shape[2], out.shape[3]},
-                         memory::data_type::f32, Tag::nChw16c);
+  const Extent in = ExtentOf(a, data), to = ExtentOf(a, out);
+  const memory::desc src({in.n, a.channels, in.h, in.w}, memory::data_type::f32, DataTag(a));
+  const memory::desc dst({to.n, a.out_channels, to.h, to.w}, memory::data_type::f32,
+                         OutputTag(a));
   const memory::desc bias({a.out_channels}, memory::data_type::f32, Tag::x);
   memory::desc weights = PackedWeightDesc(a);
   const memory::desc any_weights(weights.dims(), memory::data_type::f32, Tag::any);
@@ -136,30 +167,29 @@ int BlockedConv2d(const BlockedConv2dAttrs& attrs, OneDnnNodeState* state, DLTen
   const DLTensor& weight = *args[1];
   const DLTensor& bias = *args[2];
   const DLTensor& out = *args[num_args - 1];
-  const int data_rank = attrs.blocked_input ? 5 : 4;
-  if (data.ndim != data_rank) {
-    return Fail(error, kName, "data must be %d-D, got %s", data_rank,
+  const bool blocked_data = attrs.blocked_input && !IsChannelsLast(attrs);
+  if (data.ndim != (blocked_data ? 5 : 4)) {
+    return Fail(error, kName, "data must be %d-D, got %s", blocked_data ? 5 : 4,
                 internal::FormatShape(data).text);
   }
-  const int64_t in_channels = attrs.blocked_input ? ChannelBlocks(attrs.channels) : attrs.channels;
-  if (data.shape[1] != in_channels || (attrs.blocked_input && data.shape[4] != kChannelBlock)) {
-    return Fail(error, kName, "data %s does not hold %lld channels",
-                internal::FormatShape(data).text, static_cast<long long>(attrs.channels));
-  }
-  const int64_t oh = OutputSize(data.shape[2], attrs.padding[0], attrs.padding[2], attrs.kernel[0],
+  const Extent in = ExtentOf(attrs, data);
+  const std::vector<int64_t> data_shape = LayoutShape(attrs, blocked_data, in.n, attrs.channels, in.h, in.w);
+  if (internal::CheckShape(kName, "data", data, data_shape.data(), data.ndim, error) != 0) return -1;
+  const int64_t oh = OutputSize(in.h, attrs.padding[0], attrs.padding[2], attrs.kernel[0],
                                 attrs.strides[0], attrs.dilation[0]);
-  const int64_t ow = OutputSize(data.shape[3], attrs.padding[1], attrs.padding[3], attrs.kernel[1],
+  const int64_t ow = OutputSize(in.w, attrs.padding[1], attrs.padding[3], attrs.kernel[1],
                                 attrs.strides[1], attrs.dilation[1]);
   if (oh < 1 || ow < 1) {
     return Fail(error, kName, "the kernel does not fit the padded input %s",
                 internal::FormatShape(data).text);
   }
-  const int64_t out_shape[5] = {data.shape[0], ChannelBlocks(attrs.out_channels), oh, ow,
-                                kChannelBlock};
+  const std::vector<int64_t> out_shape = LayoutShape(attrs, true, in.n, attrs.out_channels, oh, ow);
+  const int out_rank = static_cast<int>(out_shape.size());
   const int64_t bias_shape[1] = {attrs.out_channels};
-  if (internal::CheckShape(kName, "output", out, out_shape, 5, error) != 0 ||
+  if (internal::CheckShape(kName, "output", out, out_shape.data(), out_rank, error) != 0 ||
       internal::CheckShape(kName, "bias", bias, bias_shape, 1, error) != 0 ||
-      (attrs.residual && internal::CheckShape(kName, "residual", *args[3], out_shape, 5, error) != 0)) {
+      (attrs.residual &&
+       internal::CheckShape(kName, "residual", *args[3], out_shape.data(), out_rank, error) != 0)) {
     return -1;
   }
   const int64_t packed_size = PackedConv2dWeightSize(attrs, error);

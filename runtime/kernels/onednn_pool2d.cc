@@ -10,11 +10,19 @@ using internal::Fail;
 
 constexpr const char* kName = "blocked_pool2d";
 
+bool IsChannelsLast(const BlockedPool2dAttrs& a) { return a.layout == ConvLayout::kChannelsLast; }
+
+// Height and width of a tensor in the attributes' layout.
+int64_t Height(const BlockedPool2dAttrs& a, const DLTensor& t) { return t.shape[IsChannelsLast(a) ? 1 : 2]; }
+int64_t Width(const BlockedPool2dAttrs& a, const DLTensor& t) { return t.shape[IsChannelsLast(a) ? 2 : 3]; }
+
 OneDnnPrimitive MakePooling(const BlockedPool2dAttrs& a, const DLTensor& data, const DLTensor& out) {
-  const memory::desc src({data.shape[0], a.channels, data.shape[2], data.shape[3]},
-                         memory::data_type::f32, memory::format_tag::nChw16c);
-  const memory::desc dst({out.shape[0], a.channels, out.shape[2], out.shape[3]},
-                         memory::data_type::f32, memory::format_tag::nChw16c);
+  const memory::format_tag tag =
+      IsChannelsLast(a) ? memory::format_tag::nhwc : memory::format_tag::nChw16c;
+  const memory::desc src({data.shape[0], a.channels, Height(a, data), Width(a, data)},
+                         memory::data_type::f32, tag);
+  const memory::desc dst({out.shape[0], a.channels, Height(a, out), Width(a, out)},
+                         memory::data_type::f32, tag);
   const dnnl::algorithm algorithm = a.is_max              ? dnnl::algorithm::pooling_max
                                     : a.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
                                                           : dnnl::algorithm::pooling_avg_exclude_padding;
@@ -48,23 +56,34 @@ int BlockedPool2d(const BlockedPool2dAttrs& attrs, OneDnnNodeState* state, DLTen
   }
   const DLTensor& data = *args[0];
   const DLTensor& out = *args[1];
-  if (data.ndim != 5 || data.shape[1] != ChannelBlocks(attrs.channels) ||
-      data.shape[4] != kChannelBlock) {
-    return Fail(error, kName, "data %s is not a blocked tensor of %lld channels",
-                internal::FormatShape(data).text, static_cast<long long>(attrs.channels));
+  const bool channels_last = IsChannelsLast(attrs);
+  const bool laid_out = channels_last
+                            ? data.ndim == 4 && data.shape[3] == attrs.channels
+                            : data.ndim == 5 && data.shape[1] == ChannelBlocks(attrs.channels) &&
+                                  data.shape[4] == kChannelBlock;
+  if (!laid_out) {
+    return Fail(error, kName, "data %s is not a %s tensor of %lld channels",
+                internal::FormatShape(data).text, channels_last ? "channels-last" : "blocked",
+                static_cast<long long>(attrs.channels));
   }
+  const int64_t in[2] = {Height(attrs, data), Width(attrs, data)};
   int64_t window[2];
   for (int axis = 0; axis < 2; ++axis) {
-    window[axis] = internal::WindowCount(data.shape[2 + axis], attrs.padding[axis],
-                                         attrs.padding[2 + axis], attrs.pool_size[axis],
-                                         attrs.strides[axis], attrs.dilation[axis], false);
+    window[axis] = internal::WindowCount(in[axis], attrs.padding[axis], attrs.padding[2 + axis],
+                                         attrs.pool_size[axis], attrs.strides[axis],
+                                         attrs.dilation[axis], false);
   }
   if (window[0] < 1 || window[1] < 1) {
     return Fail(error, kName, "the window does not fit the padded input %s",
                 internal::FormatShape(data).text);
   }
-  const int64_t out_shape[5] = {data.shape[0], data.shape[1], window[0], window[1], kChannelBlock};
-  if (internal::CheckShape(kName, "output", out, out_shape, 5, error) != 0) return -1;
+  const int64_t blocked_shape[5] = {data.shape[0], ChannelBlocks(attrs.channels), window[0],
+                                    window[1], kChannelBlock};
+  const int64_t last_shape[4] = {data.shape[0], window[0], window[1], attrs.channels};
+  if (internal::CheckShape(kName, "output", out, channels_last ? last_shape : blocked_shape,
+                           channels_last ? 4 : 5, error) != 0) {
+    return -1;
+  }
   if (internal::NumElements(out) == 0) return 0;
   return internal::CatchOneDnn(kName, error, [&] {
     const std::vector<int64_t> shapes(data.shape, data.shape + data.ndim);
