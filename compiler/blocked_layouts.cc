@@ -1,5 +1,6 @@
 #include "compiler/blocked_layouts.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <map>
@@ -32,6 +33,41 @@ bool IsFloat4d(const TensorInfo& t) { return t.dtype == DataType::Float32() && t
 // A clip that keeps the blocks' zero padding zero.
 bool IsZeroPreservingClip(const Attrs& attrs) {
   return FloatAttr(attrs, "min", 0.0) <= 0.0 && FloatAttr(attrs, "max", 6.0) >= 0.0;
+}
+
+// Element-wise operators that apply to a tensor in any layout. With channel blocks only those
+// that keep zero padding zero qualify (f(0) == 0, and 0 op 0 == 0 for the binary ones).
+bool IsZeroPreservingUnary(const std::string& op, const Attrs& attrs) {
+  static const std::set<std::string> kOps = {"relu", "leaky_relu", "tanh", "hard_swish", "neg",
+                                             "abs"};
+  return kOps.count(op) || (op == "clip" && IsZeroPreservingClip(attrs));
+}
+bool IsUnary(const std::string& op) {
+  static const std::set<std::string> kOps = {"abs",  "clip",       "erf",  "exp",  "hard_sigmoid",
+                                             "hard_swish", "leaky_relu", "log", "neg",
+                                             "reciprocal", "relu", "sigmoid", "sqrt", "tanh"};
+  return kOps.count(op) > 0;
+}
+bool IsZeroPreservingBinary(const std::string& op) { return op == "add" || op == "sub" || op == "mul"; }
+bool IsBinary(const std::string& op) { return IsZeroPreservingBinary(op) || op == "div"; }
+
+// Whether a model's element-wise operators would leave channel blocks (their padding) or its
+// grouped convolutions have no channel-block kernel: then it takes channels last.
+bool NeedsChannelsLast(const Model& model) {
+  for (size_t n = 0; n < model.graph.nodes.size(); ++n) {
+    const GraphNode& node = model.graph.nodes[n];
+    const Attrs& attrs = model.node_attrs[n];
+    if (IsUnary(node.op) && !IsZeroPreservingUnary(node.op, attrs)) return true;
+    if (IsBinary(node.op) && !IsZeroPreservingBinary(node.op)) return true;
+    if (node.op == "conv2d" && node.inputs.size() >= 2) {
+      const int64_t groups = IntAttr(attrs, "groups", 1);
+      const int64_t channels = model.graph.entries[node.inputs[0]].shape.size() == 4
+                                   ? model.graph.entries[node.inputs[0]].shape[1]
+                                   : 0;
+      if (groups > 1 && groups != channels) return true;
+    }
+  }
+  return false;
 }
 
 // A conv2d this pass converts, with what converting it needs.
@@ -126,8 +162,32 @@ class Converter {
           if (plan->activation_node >= 0) fused_into_[plan->activation_node] = static_cast<int>(n);
         }
       }
+      if (!plan->attrs.residual) PlanSwish(n, *plan);
       plans_[n] = std::move(plan);
     }
+  }
+
+  // conv -> sigmoid, mul(conv, sigmoid) (ONNX's SiLU): the pair becomes a swish post-op when
+  // nothing else reads the convolution's or the sigmoid's result.
+  void PlanSwish(size_t n, ConvPlan& plan) {
+    const uint32_t out = g_.nodes[n].outputs[0];
+    if (plan.attrs.activation != kernels::Activation::kNone || readers_[out] != 2) return;
+    int sigmoid = -1, mul = -1;
+    for (size_t r = n + 1; r < g_.nodes.size(); ++r) {
+      const GraphNode& node = g_.nodes[r];
+      if (std::find(node.inputs.begin(), node.inputs.end(), out) == node.inputs.end()) continue;
+      if (node.op == "sigmoid" && node.inputs.size() == 1) sigmoid = static_cast<int>(r);
+      if (node.op == "mul" && node.inputs.size() == 2) mul = static_cast<int>(r);
+    }
+    if (sigmoid < 0 || mul < 0 || fused_into_[sigmoid] >= 0 || fused_into_[mul] >= 0) return;
+    const uint32_t gate = g_.nodes[sigmoid].outputs[0];
+    const std::vector<uint32_t>& factors = g_.nodes[mul].inputs;
+    const bool pairs = (factors[0] == out && factors[1] == gate) ||
+                       (factors[0] == gate && factors[1] == out);
+    if (!pairs || readers_[gate] != 1) return;
+    plan.attrs.activation = kernels::Activation::kSwish;
+    plan.activation_node = mul;
+    fused_into_[sigmoid] = fused_into_[mul] = static_cast<int>(n);
   }
 
   std::optional<ConvPlan> PlanConv(size_t n) const {
@@ -148,7 +208,9 @@ class Converter {
     k.kernel[1] = weight.shape[3];
     k.groups = IntAttr(attrs, "groups", 1);
     const bool depthwise = k.groups > 1 && k.groups == k.channels && k.groups == k.out_channels;
-    if (k.groups != 1 && !depthwise) return std::nullopt;
+    // Channels last takes any groups; channel blocks only depthwise ones.
+    if (k.groups != 1 && !depthwise && !ChannelsLast()) return std::nullopt;
+    if (k.channels % k.groups != 0 || k.out_channels % k.groups != 0) return std::nullopt;
     StatusOr<lowering::Window> w = lowering::GetWindow(attrs);
     if (!w.ok()) return std::nullopt;
     lowering::CopyDims(w->strides, k.strides);
@@ -226,6 +288,17 @@ class Converter {
   }
 
   bool HasBlocked(uint32_t e) const { return blocked_[e].has_value(); }
+
+  // Operands of a binary operator that broadcast the same way in every layout: the same
+  // NCHW shape, or one of them [N, C, 1, 1] (a per-channel scale, as in squeeze-excitation).
+  static bool SameOrPerChannel(const TensorInfo& a, const TensorInfo& b) {
+    if (!IsFloat4d(a) || !IsFloat4d(b)) return false;
+    if (a.shape == b.shape) return true;
+    auto per_channel_of = [](const std::vector<int64_t>& small, const std::vector<int64_t>& big) {
+      return small[0] == big[0] && small[1] == big[1] && small[2] == 1 && small[3] == 1;
+    };
+    return per_channel_of(a.shape, b.shape) || per_channel_of(b.shape, a.shape);
+  }
   bool ChannelsLast() const { return layout_ == kernels::ConvLayout::kChannelsLast; }
   int64_t LayoutAttr() const { return static_cast<int64_t>(layout_); }
 
@@ -282,13 +355,14 @@ class Converter {
     };
     if (node.inputs.empty() || !IsFloat4d(out_info)) return false;
     const uint32_t first = node.inputs[0];
-    if ((node.op == "relu" || (node.op == "clip" && IsZeroPreservingClip(attrs))) &&
-        HasBlocked(first)) {
+    if (node.inputs.size() == 1 && HasBlocked(first) &&
+        (ChannelsLast() ? IsUnary(node.op) : IsZeroPreservingUnary(node.op, attrs))) {
       return emit(node.op, {first}, attrs);
     }
-    if (node.op == "add" && node.inputs.size() == 2 &&
-        g_.entries[node.inputs[0]] == g_.entries[node.inputs[1]] &&
-        (HasBlocked(node.inputs[0]) || HasBlocked(node.inputs[1]))) {
+    if (node.inputs.size() == 2 &&
+        (ChannelsLast() ? IsBinary(node.op) : IsZeroPreservingBinary(node.op)) &&
+        (HasBlocked(node.inputs[0]) || HasBlocked(node.inputs[1])) &&
+        SameOrPerChannel(g_.entries[node.inputs[0]], g_.entries[node.inputs[1]])) {
       return emit(node.op, node.inputs, attrs);
     }
     if (node.op == "concat") {
@@ -434,6 +508,7 @@ class Converter {
 }  // namespace
 
 BlockedLayout ChooseBlockedLayout(const Model& model) {
+  if (NeedsChannelsLast(model)) return BlockedLayout::kChannelsLast;
   for (size_t n = 0; n < model.graph.nodes.size(); ++n) {
     const GraphNode& node = model.graph.nodes[n];
     if (node.op == "conv2d" && IntAttr(model.node_attrs[n], "groups", 1) > 1) {

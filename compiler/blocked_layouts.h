@@ -36,7 +36,9 @@ enum class BlockedLayout {
 };
 
 // Channel blocks for a model with depthwise convolutions, else channels last: what measured
-// faster on this kind of machine (runtime/kernels/blocked_kernels.h).
+// faster on this kind of machine (runtime/kernels/blocked_kernels.h). A model with grouped
+// (not depthwise) convolutions, or element-wise operators that would not keep the blocks'
+// zero padding (sigmoid, exp, div, ...), takes channels last, where they stay in the layout.
 BlockedLayout ChooseBlockedLayout(const Model& model);
 
 // Errors: those of building the rewritten graph (a model that fails validation).

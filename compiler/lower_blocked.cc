@@ -152,8 +152,8 @@ StatusOr<OpLowering> LowerBlockedConv2d(Inputs in, const Attrs& attrs) {
   ASSIGN_OR_RETURN(int64_t activation, GetIntAttr(attrs, "activation", 0));
   ASSIGN_OR_RETURN(k.clip_min, GetFloatAttr(attrs, "clip_min", 0.0));
   ASSIGN_OR_RETURN(k.clip_max, GetFloatAttr(attrs, "clip_max", 6.0));
-  if (activation < 0 || activation > 2) {
-    return InvalidArgumentError("activation must be 0 (none), 1 (relu) or 2 (clip)");
+  if (activation < 0 || activation > 3) {
+    return InvalidArgumentError("activation must be 0 (none), 1 (relu), 2 (clip) or 3 (swish)");
   }
   k.blocked_input = blocked_input != 0;
   k.residual = residual != 0;
@@ -184,7 +184,7 @@ StatusOr<OpLowering> LowerBlockedConv2d(Inputs in, const Attrs& attrs) {
   if (k.residual && in[3].shape != out) {
     return InvalidArgumentError("residual " + in[3].ToString() + " must be shaped like the output");
   }
-  static constexpr const char* kActivations[] = {"kNone", "kRelu", "kClip"};
+  static constexpr const char* kActivations[] = {"kNone", "kRelu", "kClip", "kSwish"};
   const std::string init =
       ".layout = " + LayoutLiteral(k.layout) + ", .channels = " + std::to_string(k.channels) + ", .out_channels = " +
       std::to_string(k.out_channels) + ", .kernel = " + Pair(k.kernel) + ", .strides = " +

@@ -90,16 +90,62 @@ std::map<std::string, int> OpCounts(const Model& model) {
   return counts;
 }
 
-TEST(BlockedLayoutsTest, ChoosesChannelBlocksForDepthwiseConvolutions) {
-  ASSERT_OK_AND_ASSIGN(Model with_depthwise, ResidualNetwork());
-  EXPECT_EQ(ChooseBlockedLayout(with_depthwise), BlockedLayout::kChannelBlocks);
-  GraphBuilder b("dense_conv");
-  ASSERT_OK_AND_ASSIGN(Tensor x, b.Input("data", {1, 16, 8, 8}));
-  ASSERT_OK_AND_ASSIGN(Tensor w, b.Param("w", RandomArray({16, 16, 3, 3}, 5)));
-  ASSERT_OK_AND_ASSIGN(Tensor y, b.Op("conv2d", {x, w}));
-  ASSERT_OK(b.Output(y));
-  ASSERT_OK_AND_ASSIGN(Model dense, std::move(b).Finish());
+// conv2d over data [1, 16, 8, 8] with `groups`, then `op` on its result.
+StatusOr<Model> ConvThen(int64_t groups, const std::string& op) {
+  GraphBuilder b("conv_then_" + op);
+  ASSIGN_OR_RETURN(Tensor x, b.Input("data", {1, 16, 8, 8}));
+  ASSIGN_OR_RETURN(Tensor w, b.Param("w", RandomArray({16, 16 / groups, 3, 3}, 5)));
+  ASSIGN_OR_RETURN(Tensor y, b.Op("conv2d", {x, w}, {{"groups", groups}}));
+  ASSIGN_OR_RETURN(Tensor z, b.Op(op, {y}));
+  RETURN_IF_ERROR(b.Output(z));
+  return std::move(b).Finish();
+}
+
+TEST(BlockedLayoutsTest, ChoosesChannelBlocksOnlyWhereTheyHelpAndHold) {
+  // Depthwise convolutions run faster on channel blocks.
+  ASSERT_OK_AND_ASSIGN(Model depthwise, ConvThen(16, "relu"));
+  EXPECT_EQ(ChooseBlockedLayout(depthwise), BlockedLayout::kChannelBlocks);
+  ASSERT_OK_AND_ASSIGN(Model dense, ConvThen(1, "relu"));
   EXPECT_EQ(ChooseBlockedLayout(dense), BlockedLayout::kChannelsLast);
+  // sigmoid(0) is not 0: it would leave the blocks' padding, so channels last.
+  ASSERT_OK_AND_ASSIGN(Model gated, ConvThen(16, "sigmoid"));
+  EXPECT_EQ(ChooseBlockedLayout(gated), BlockedLayout::kChannelsLast);
+  // Grouped convolutions have no channel-block kernel.
+  ASSERT_OK_AND_ASSIGN(Model grouped, ConvThen(4, "relu"));
+  EXPECT_EQ(ChooseBlockedLayout(grouped), BlockedLayout::kChannelsLast);
+}
+
+TEST(BlockedLayoutsTest, FusesSiluIntoTheConvolution) {
+  if (!BlockedLayoutsAvailable()) GTEST_SKIP() << "this build has no oneDNN";
+  GraphBuilder b("silu");
+  ASSERT_OK_AND_ASSIGN(Tensor x, b.Input("data", {1, 16, 8, 8}));
+  ASSERT_OK_AND_ASSIGN(Tensor w, b.Param("w", RandomArray({24, 4, 3, 3}, 6)));
+  ASSERT_OK_AND_ASSIGN(Tensor y, b.Op("conv2d", {x, w}, {{"groups", int64_t{4}}, {"padding", std::vector<int64_t>{1, 1}}}));
+  ASSERT_OK_AND_ASSIGN(Tensor gate, b.Op("sigmoid", {y}));
+  ASSERT_OK_AND_ASSIGN(Tensor silu, b.Op("mul", {y, gate}));
+  // Squeeze-excitation: a per-channel scale stays in the layout.
+  ASSERT_OK_AND_ASSIGN(Tensor pooled, b.Op("global_avg_pool2d", {silu}));
+  ASSERT_OK_AND_ASSIGN(Tensor scale, b.Op("sigmoid", {pooled}));
+  ASSERT_OK_AND_ASSIGN(Tensor scaled, b.Op("mul", {silu, scale}));
+  ASSERT_OK(b.Output(scaled));
+  ASSERT_OK_AND_ASSIGN(Model model, std::move(b).Finish());
+  ASSERT_OK_AND_ASSIGN(Model converted, ConvertToBlockedLayouts(model));
+  std::map<std::string, int> ops = OpCounts(converted);
+  EXPECT_EQ(ops["blocked_conv2d"], 1);
+  EXPECT_EQ(ops["sigmoid"], 1);  // the excitation's only
+  EXPECT_EQ(ops["mul"], 1);
+  EXPECT_EQ(ops["transpose"], 2);  // in and out
+  ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("ferry-silu-"));
+  ExportOptions plain_options;
+  plain_options.blocked_layouts = false;
+  ASSERT_OK(ExportLibrary(std::vector<ModelBuild>{{&model, ExecutorKind::kGraph}},
+                          dir.path() + "/plain.so", plain_options));
+  ASSERT_OK(ExportLibrary(std::vector<ModelBuild>{{&model, ExecutorKind::kGraph}},
+                          dir.path() + "/fused.so"));
+  const NDArray input = RandomArray({1, 16, 8, 8}, 7);
+  ASSERT_OK_AND_ASSIGN(NDArray expected, RunLibraryModel(dir.path() + "/plain.so", "silu", input));
+  ASSERT_OK_AND_ASSIGN(NDArray actual, RunLibraryModel(dir.path() + "/fused.so", "silu", input));
+  EXPECT_LT(MaxAbsDiff(actual, expected), 1e-5);
 }
 
 TEST(BlockedLayoutsTest, ConvertsEveryPatternWithoutReordersBetweenLayers) {

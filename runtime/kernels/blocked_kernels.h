@@ -61,8 +61,9 @@ void DeleteOneDnnNodeState(OneDnnNodeState* state) noexcept;
 // oneDNN's blocked weight format for channel blocks; the plain OIHW order for channels last,
 // where the brgemm format depends on the machine and is made at the first call. With
 // `residual` the result is conv + bias + residual (a tensor shaped like out), then the
-// activation; without, conv + bias, then the activation.
-// groups is 1 or, for a depthwise convolution, C == O.
+// activation; without, conv + bias, then the activation, which may also be kSwish.
+// With channel blocks groups is 1 or, for a depthwise convolution, C == O; channels last
+// takes any groups that divide C and O.
 struct BlockedConv2dAttrs {
   ConvLayout layout = ConvLayout::kChannelBlocks;
   int64_t channels = 0;      // C

@@ -13,6 +13,11 @@ int CheckEpilogue(const char* kernel, const Epilogue& epilogue, DLTensor* const*
   if (epilogue.batch_norm && (!(epilogue.epsilon >= 0.0) || std::isinf(epilogue.epsilon))) {
     return Fail(error, kernel, "epsilon %g must be a non-negative number", epilogue.epsilon);
   }
+  if (epilogue.activation != Activation::kNone && epilogue.activation != Activation::kRelu &&
+      epilogue.activation != Activation::kClip) {
+    return Fail(error, kernel, "activation %d is not one of none, relu, clip",
+                static_cast<int>(epilogue.activation));
+  }
   if (epilogue.activation == Activation::kClip && !(epilogue.clip_min <= epilogue.clip_max)) {
     return Fail(error, kernel, "clip min %g is not <= max %g", epilogue.clip_min,
                 epilogue.clip_max);

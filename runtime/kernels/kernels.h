@@ -41,7 +41,9 @@ int Matmul(const MatmulAttrs& attrs, DLTensor* const* args, int32_t num_args,
 // run as separate nodes (the results are bit-identical). Each enabled step takes extra
 // inputs after the weight, each of shape [channels]: bias; then gamma, beta, moving_mean,
 // moving_var for batch_norm.
-enum class Activation : int32_t { kNone, kRelu, kClip };
+// kSwish (x * sigmoid(x), ONNX's SiLU) only as a post-op of blocked_conv2d
+// (blocked_kernels.h); the plain kernels refuse it.
+enum class Activation : int32_t { kNone, kRelu, kClip, kSwish };
 struct Epilogue {
   bool bias = false;
   bool batch_norm = false;

@@ -55,9 +55,10 @@ memory::desc PackedWeightDesc(const BlockedConv2dAttrs& a) {
 }
 
 memory::desc PlainWeightDesc(const BlockedConv2dAttrs& a) {
-  if (IsDepthwise(a)) {
-    return memory::desc({a.groups, 1, 1, a.kernel[0], a.kernel[1]}, memory::data_type::f32,
-                        Tag::goihw);
+  if (a.groups > 1) {
+    return memory::desc({a.groups, a.out_channels / a.groups, a.channels / a.groups, a.kernel[0],
+                         a.kernel[1]},
+                        memory::data_type::f32, Tag::goihw);
   }
   return memory::desc({a.out_channels, a.channels, a.kernel[0], a.kernel[1]},
                       memory::data_type::f32, Tag::oihw);
@@ -67,9 +68,14 @@ int CheckAttrs(const BlockedConv2dAttrs& a, FerryKernelError* error) {
   if (a.channels < 1 || a.out_channels < 1 || a.kernel[0] < 1 || a.kernel[1] < 1) {
     return Fail(error, kName, "channels, output channels and kernel size must be positive");
   }
-  if (a.groups != 1 && !(a.groups == a.channels && a.groups == a.out_channels &&
-                         (a.blocked_input || IsChannelsLast(a)))) {
-    return Fail(error, kName, "groups %lld: only 1 or depthwise on a blocked input",
+  if (a.groups < 1 || a.channels % a.groups != 0 || a.out_channels % a.groups != 0) {
+    return Fail(error, kName, "groups %lld do not divide %lld input and %lld output channels",
+                static_cast<long long>(a.groups), static_cast<long long>(a.channels),
+                static_cast<long long>(a.out_channels));
+  }
+  const bool depthwise = a.groups == a.channels && a.groups == a.out_channels;
+  if (a.groups != 1 && !IsChannelsLast(a) && !(depthwise && a.blocked_input)) {
+    return Fail(error, kName, "groups %lld: channel blocks take 1 or depthwise on a blocked input",
                 static_cast<long long>(a.groups));
   }
   return internal::CheckWindowAttrs(kName, a.strides, a.padding, a.dilation, error);
@@ -101,6 +107,8 @@ OneDnnPrimitive MakeConvolution(const BlockedConv2dAttrs& a, const DLTensor& dat
   } else if (a.activation == Activation::kClip) {
     post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, static_cast<float>(a.clip_min),
                             static_cast<float>(a.clip_max));
+  } else if (a.activation == Activation::kSwish) {
+    post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
   }
   dnnl::primitive_attr attr;
   attr.set_post_ops(post_ops);

@@ -64,8 +64,12 @@ def export(name, out_dir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir")
-    parser.add_argument("--model", action="append", choices=MODELS)
+    parser.add_argument("--model", action="append",
+                        help=f"a torchvision classification model (default: {', '.join(MODELS)})")
     args = parser.parse_args()
+    for name in args.model or ():
+        if not callable(getattr(torchvision.models, name, None)):
+            parser.error(f"torchvision.models has no model '{name}'")
     os.makedirs(args.out_dir, exist_ok=True)
     torch.set_num_threads(1)
     for name in args.model or MODELS:
