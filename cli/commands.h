@@ -20,9 +20,10 @@ namespace ferry::cli {
 //             [--no-package-params] [--seed N] [--keep-source] -o LIB
 Status BuildCommand(std::span<const std::string> args, std::ostream& out);
 // ferry run LIB [--name KEY] --input NAME=FILE.npy ... [--params FILE] [--output-dir DIR]
-//           [--agent ENDPOINT] [--timeout SECONDS] [--repeat N]
+//           [--agent ENDPOINT] [--timeout SECONDS] [--repeat N] [--threads N]
 Status RunCommand(std::span<const std::string> args, std::ostream& out);
 // ferry time LIB [--agent ENDPOINT] [--name KEY] [--number N] [--repeat R] [--min-repeat-ms MS]
+//                [--threads N]
 Status TimeCommand(std::span<const std::string> args, std::ostream& out);
 // ferry status --tracker ENDPOINT [--json]
 Status StatusCommand(std::span<const std::string> args, std::ostream& out);

@@ -2,6 +2,7 @@
 
 #include "cli/commands.h"
 #include "rpc/tracker_client.h"
+#include "runtime/kernel_threads.h"
 #include "runtime/library_module.h"
 
 namespace ferry::cli {
@@ -26,11 +27,36 @@ StatusOr<std::string> ChooseModel(const std::string& library_path,
   return manifest->models[0].key;
 }
 
+// Applies `requested` in the session's worker ("ferry.set_threads") and returns the count
+// the worker runs with ("ferry.get_threads"; 0 from an agent too old to say).
+StatusOr<int> SetRemoteThreads(rpc::RemoteSession& session, std::optional<int> requested) {
+  if (requested) {
+    StatusOr<PackedFunc> set = session.GetFunction("ferry.set_threads");
+    if (set.status().code() == StatusCode::kNotFound) {
+      return UnimplementedError("the agent cannot set kernel threads (no ferry.set_threads); "
+                                "start it with --threads instead");
+    }
+    RETURN_IF_ERROR(set.status());
+    RETURN_IF_ERROR(set->Call(*requested).status());
+  }
+  StatusOr<PackedFunc> get = session.GetFunction("ferry.get_threads");
+  if (get.status().code() == StatusCode::kNotFound) return requested.value_or(0);
+  RETURN_IF_ERROR(get.status());
+  ASSIGN_OR_RETURN(Value threads, get->Call());
+  return threads.As<int>();
+}
+
 }  // namespace
 
 StatusOr<PackedFunc> ModelTarget::RunTimer(TimeEvaluatorOptions options) {
   if (remote) return remote->TimeEvaluator(executor.module(), "run", device, options);
   return TimeEvaluator(executor.module(), "run", device, options);
+}
+
+std::string ThreadsText(const ModelTarget& target) {
+  if (target.threads <= 0) return "";
+  return ", on " + std::to_string(target.threads) + " kernel thread" +
+         (target.threads == 1 ? "" : "s");
 }
 
 std::vector<util::OptionSpec> PlacementOptionSpecs() {
@@ -40,6 +66,9 @@ std::vector<util::OptionSpec> PlacementOptionSpecs() {
       {"key", "", true, "KEY  the device key to request from the tracker"},
       {"priority", "", true, "N  the request's priority at the tracker (default 0)"},
       {"timeout", "", true, "SECONDS  deadline of each remote call and of the request (60)"},
+      {"threads", "", true,
+       "N  kernel threads where the model runs (default: FERRY_NUM_THREADS, else the CPU "
+       "count; on an agent, the agent's --threads)"},
   };
   for (util::OptionSpec& spec : SecurityOptionSpecs()) specs.push_back(std::move(spec));
   return specs;
@@ -57,6 +86,9 @@ StatusOr<Placement> ParsePlacement(const util::ParsedArgs& parsed) {
   if (placement.key && !placement.tracker) return InvalidArgumentError("--key needs --tracker");
   ASSIGN_OR_RETURN(placement.timeout, ParseTimeout(parsed.Get("timeout")));
   ASSIGN_OR_RETURN(placement.security, ParseSecurityOptions(parsed));
+  if (auto text = parsed.Get("threads")) {
+    ASSIGN_OR_RETURN(placement.threads, ParseKernelThreads(*text, "--threads"));
+  }
   if (auto text = parsed.Get("priority")) {
     try {
       size_t used = 0;
@@ -96,10 +128,17 @@ StatusOr<ModelTarget> OpenModelTarget(const std::string& library_path,
     const std::string label = std::filesystem::path(library_path).filename().string();
     ASSIGN_OR_RETURN(target.library, session.LoadModule(label));
     target.device = session.Cpu(0);
+    ASSIGN_OR_RETURN(target.threads, SetRemoteThreads(session, placement.threads));
     target.remote.emplace(std::move(session));
   } else {
     ASSIGN_OR_RETURN(target.library, LoadModule(library_path));
     target.device = Device::Cpu();
+    if (placement.threads) {
+      target.threads = *placement.threads;
+    } else {
+      ASSIGN_OR_RETURN(target.threads, DefaultKernelThreads());
+    }
+    RETURN_IF_ERROR(SetKernelThreads(target.threads));
   }
   ASSIGN_OR_RETURN(target.executor, ExecutorModule::Create(target.library, target.key, target.device));
   return target;

@@ -24,7 +24,8 @@ const OptionSpec kOptions[] = {
 
 constexpr const char* kUsage =
     "usage: ferry run LIB [--name KEY] --input NAME=FILE.npy|.pb ... [--output-dir DIR]\n"
-    "                 [--agent tcp://HOST:PORT | --tracker tcp://HOST:PORT --key KEY]\n\n"
+    "                 [--agent tcp://HOST:PORT | --tracker tcp://HOST:PORT --key KEY]\n"
+    "                 [--threads N]\n\n"
     "Loads a model library, here or on a device agent, runs one model on the CPU and writes\n"
     "its outputs as .npy files.\n\noptions:\n";
 
@@ -104,7 +105,8 @@ Status RunCommand(std::span<const std::string> args, std::ostream& out) {
   out << "model '" << target.key << "' (" << executor.module().type_key() << " on "
       << target.device.ToString() << "): first run " << first_ms << " ms"
       << (target.remote ? " including the round trip" : "") << "; run time mean "
-      << sum / repeat * 1e3 << " ms, min " << best * 1e3 << " ms over " << repeat << " runs\n";
+      << sum / repeat * 1e3 << " ms, min " << best * 1e3 << " ms over " << repeat << " runs"
+      << ThreadsText(target) << "\n";
   return Status::Ok();
 }
 

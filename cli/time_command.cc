@@ -23,7 +23,7 @@ const OptionSpec kOptions[] = {
 constexpr const char* kUsage =
     "usage: ferry time LIB [--agent tcp://HOST:PORT | --tracker tcp://HOST:PORT --key KEY]\n"
     "                  [--name KEY] [--number N] [--repeat R]\n"
-    "                  [--min-repeat-ms MS]\n\n"
+    "                  [--min-repeat-ms MS] [--threads N]\n\n"
     "Times a model's run with time_evaluator where the model runs (inputs are zeros) and\n"
     "prints the statistics of the per-repeat means.\n\noptions:\n";
 
@@ -74,7 +74,8 @@ Status TimeCommand(std::span<const std::string> args, std::ostream& out) {
                 "mean %.4f ms, median %.4f ms, min %.4f ms, max %.4f ms, stddev %.4f ms", mean,
                 median, sorted.front(), sorted.back(), stddev);
   out << "model '" << target.key << "' on " << target.device.ToString() << ", "
-      << options.repeat << " repeats of " << options.number << " run(s):\n  " << line << "\n";
+      << options.repeat << " repeats of " << options.number << " run(s)" << ThreadsText(target)
+      << ":\n  " << line << "\n";
   return Status::Ok();
 }
 

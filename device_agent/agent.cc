@@ -365,6 +365,7 @@ StatusOr<rpc::Frames> Agent::OpenSession(const rpc::ParsedMessage& m,
   worker.session_quota_bytes = config_.session_quota_bytes;
   worker.max_address_space = config_.worker_max_address_space;
   worker.max_open_files = config_.worker_max_open_files;
+  worker.kernel_threads = config_.worker_threads;
   if (config_.identity) {
     worker.secret_key = config_.identity->secret_key;
     worker.client_key = from.peer_key;

@@ -47,6 +47,10 @@ struct AgentConfig {
   // Workers' resource limits (0: unlimited address space).
   uint64_t worker_max_address_space = 0;
   uint64_t worker_max_open_files = 1024;
+  // Kernel threads of each session worker (runtime/kernel_threads.h); a session may change
+  // its own with "ferry.set_threads". 0: the worker's default (FERRY_NUM_THREADS, else the
+  // CPU count).
+  int worker_threads = 0;
 
   // CURVE: with an identity, the listener and every session worker encrypt and admit only
   // `client_keys`; a session's worker admits only the key that opened it.

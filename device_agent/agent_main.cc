@@ -1,7 +1,7 @@
 // ferry-agent: serves model libraries and calls to clients on this machine.
 //
 //   ferry-agent --listen tcp://127.0.0.1:9190 [--work-dir DIR] [--session-timeout SECONDS]
-//               [--max-sessions N] [--endpoint-file FILE] [--insecure]
+//               [--max-sessions N] [--threads N] [--endpoint-file FILE] [--insecure]
 //               [--identity FILE --authorized-keys FILE]
 //               [--tracker ENDPOINT --key KEY --secret-file FILE [--tracker-key KEY|FILE]
 //                [--tag NAME=VALUE ...]]
@@ -25,6 +25,7 @@
 #include "rpc/curve_keys.h"
 #include "rpc/ticket.h"
 #include "runtime/file_util.h"
+#include "runtime/kernel_threads.h"
 #include "util/malloc_tuning.h"
 
 namespace {
@@ -38,6 +39,9 @@ const ferry::util::OptionSpec kOptions[] = {
     {"work-dir", "", true, "DIR  upload cache and session directories (default: a new temp dir)"},
     {"session-timeout", "", true, "SECONDS  end a session after this long without a request (300)"},
     {"max-sessions", "", true, "N  concurrent sessions (64)"},
+    {"threads", "", true,
+     "N  kernel threads of each session worker (default: FERRY_NUM_THREADS, else the CPU "
+     "count)"},
     {"endpoint-file", "", true, "FILE  write the bound endpoint here once listening"},
     {"insecure", "", false, "allow plaintext on a non-loopback listen address"},
     {"identity", "", true, "FILE  this agent's CURVE secret key (default ~/.config/ferry/identity)"},
@@ -127,6 +131,11 @@ ferry::Status Run(int argc, char** argv) {
     ASSIGN_OR_RETURN(int64_t n, PositiveNumber(*v, "--max-sessions"));
     config.max_sessions = static_cast<int>(n);
   }
+  if (auto v = parsed.Get("threads")) {
+    ASSIGN_OR_RETURN(config.worker_threads, ferry::ParseKernelThreads(*v, "--threads"));
+  } else {
+    ASSIGN_OR_RETURN(config.worker_threads, ferry::DefaultKernelThreads());
+  }
   if (auto tracker = parsed.Get("tracker")) {
     config.tracker = *tracker;
     config.key = parsed.Get("key").value_or("");
@@ -187,6 +196,12 @@ int main(int argc, char** argv) {
     if (!config.ok()) {
       std::cerr << "ferry-agent worker: error: " << config.status().message() << "\n";
       return 2;
+    }
+    if (config->kernel_threads > 0) {
+      if (ferry::Status s = ferry::SetKernelThreads(config->kernel_threads); !s.ok()) {
+        std::cerr << "ferry-agent worker: error: " << s.message() << "\n";
+        return 2;
+      }
     }
     return ferry::agent::RunSessionWorker(*config);
   }

@@ -18,6 +18,7 @@
 #include "rpc/session_server.h"
 #include "rpc/zap_handler.h"
 #include "runtime/build_config.h"
+#include "runtime/kernel_threads.h"
 #include "runtime/value.h"
 
 namespace ferry::agent {
@@ -28,6 +29,7 @@ constexpr const char* kZapDomain = "ferry-session";
 
 // Global functions every session offers.
 Status RegisterSessionFunctions(FunctionRegistry& registry) {
+  RETURN_IF_ERROR(RegisterKernelThreadFunctions(registry));
   RETURN_IF_ERROR(registry.Register(
       "ferry.echo", PackedFunc([](std::span<const Value> args) -> StatusOr<Value> {
         return args.empty() ? Value() : args[0];

@@ -43,6 +43,8 @@ struct WorkerConfig {
   // Resource limits (0: leave as inherited).
   uint64_t max_address_space = 0;
   uint64_t max_open_files = 1024;
+  // Kernel threads (runtime/kernel_threads.h), set before serving; 0: the default.
+  int kernel_threads = 0;
 };
 
 // Runs the worker until the session ends; returns the process exit code.

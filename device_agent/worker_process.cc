@@ -12,6 +12,8 @@
 #include <cstring>
 #include <vector>
 
+#include "runtime/kernel_threads.h"
+
 extern char** environ;
 
 namespace ferry::agent {
@@ -58,6 +60,9 @@ StatusOr<StartedWorker> StartWorkerProcess(const std::string& executable,
       "--max-open-files", std::to_string(config.max_open_files),
       "--client-key", config.client_key.empty() ? "-" : config.client_key,
       "--report-fd", std::to_string(kReportFd)};
+  if (config.kernel_threads > 0) {
+    args.insert(args.end(), {"--threads", std::to_string(config.kernel_threads)});
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -172,6 +177,8 @@ StatusOr<WorkerConfig> ParseWorkerArgs(int argc, char** argv) {
     } else if (flag == "--max-upload-bytes") {
       ASSIGN_OR_RETURN(int64_t bytes, number(value, "--max-upload-bytes"));
       config.max_upload_bytes = static_cast<uint64_t>(bytes);
+    } else if (flag == "--threads") {
+      ASSIGN_OR_RETURN(config.kernel_threads, ParseKernelThreads(value, "--threads"));
     } else if (flag == "--report-fd") {
       ASSIGN_OR_RETURN(int64_t fd, number(value, "--report-fd"));
       config.report_fd = static_cast<int>(fd);

@@ -30,8 +30,9 @@ StatusOr<StartedWorker> StartWorkerProcess(const std::string& executable,
                                            const WorkerConfig& config,
                                            std::chrono::milliseconds timeout);
 
-// Parses the worker's command line (argv after "--session-worker"), the token and secret key
-// from the environment (FERRY_SESSION_TOKEN, FERRY_SESSION_SECRET_KEY), which it then clears.
+// Parses the worker's command line (argv after "--session-worker"; `--threads N` only when
+// config.kernel_threads > 0), the token and secret key from the environment
+// (FERRY_SESSION_TOKEN, FERRY_SESSION_SECRET_KEY), which it then clears.
 // Errors: kInvalidArgument.
 StatusOr<WorkerConfig> ParseWorkerArgs(int argc, char** argv);
 

@@ -6,14 +6,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cstdlib>
 #include <string>
 
+#include "runtime/value.h"
+
 namespace ferry {
 namespace {
-
-constexpr int kMaxThreads = 1024;
 
 // 0 until the first use; then the process-wide count.
 std::atomic<int> configured_threads{0};
@@ -29,17 +28,25 @@ void SetBlasThreads(int threads) {
 
 }  // namespace
 
+StatusOr<int> ParseKernelThreads(std::string_view text, std::string_view source) {
+  // Digits only, at most 4 of them (so the value cannot overflow), then the range.
+  bool valid = !text.empty() && text.size() <= 4;
+  int value = 0;
+  for (size_t i = 0; valid && i < text.size(); ++i) {
+    valid = text[i] >= '0' && text[i] <= '9';
+    value = value * 10 + (text[i] - '0');
+  }
+  if (!valid || value < 1 || value > kMaxKernelThreads) {
+    return InvalidArgumentError(std::string(source) + "='" + std::string(text) +
+                                "' is not a thread count from 1 to " +
+                                std::to_string(kMaxKernelThreads));
+  }
+  return value;
+}
+
 StatusOr<int> DefaultKernelThreads() {
   if (const char* text = std::getenv("FERRY_NUM_THREADS"); text != nullptr && *text != '\0') {
-    errno = 0;
-    char* end = nullptr;
-    const long value = std::strtol(text, &end, 10);
-    if (errno != 0 || *end != '\0' || value < 1 || value > kMaxThreads) {
-      return InvalidArgumentError("FERRY_NUM_THREADS='" + std::string(text) +
-                                  "' is not a thread count from 1 to " +
-                                  std::to_string(kMaxThreads));
-    }
-    return static_cast<int>(value);
+    return ParseKernelThreads(text, "FERRY_NUM_THREADS");
   }
   cpu_set_t cpus;
   CPU_ZERO(&cpus);
@@ -48,9 +55,9 @@ StatusOr<int> DefaultKernelThreads() {
 }
 
 Status SetKernelThreads(int threads) {
-  if (threads < 1 || threads > kMaxThreads) {
+  if (threads < 1 || threads > kMaxKernelThreads) {
     return InvalidArgumentError("thread count " + std::to_string(threads) +
-                                " is not from 1 to " + std::to_string(kMaxThreads));
+                                " is not from 1 to " + std::to_string(kMaxKernelThreads));
   }
   configured_threads.store(threads);
   ApplyKernelThreads();
@@ -75,6 +82,27 @@ void ApplyKernelThreads() {
   omp_set_num_threads(threads);
   SetBlasThreads(threads);
   applied = threads;
+}
+
+Status RegisterKernelThreadFunctions(FunctionRegistry& registry) {
+  RETURN_IF_ERROR(registry.Register(
+      "ferry.set_threads", PackedFunc([](std::span<const Value> args) -> StatusOr<Value> {
+        constexpr const char* kName = "ferry.set_threads";
+        RETURN_IF_ERROR(CheckArgCount(kName, args, 1));
+        ASSIGN_OR_RETURN(int64_t threads, GetArg<int64_t>(kName, args, 0));
+        if (threads < 1 || threads > kMaxKernelThreads) {
+          return InvalidArgumentError(std::string(kName) + ": thread count " +
+                                      std::to_string(threads) + " is not from 1 to " +
+                                      std::to_string(kMaxKernelThreads));
+        }
+        RETURN_IF_ERROR(SetKernelThreads(static_cast<int>(threads)));
+        return Value();
+      })));
+  return registry.Register("ferry.get_threads",
+                           PackedFunc([](std::span<const Value> args) -> StatusOr<Value> {
+                             RETURN_IF_ERROR(CheckArgCount("ferry.get_threads", args, 0));
+                             return Value(KernelThreads());
+                           }));
 }
 
 }  // namespace ferry

@@ -4,6 +4,7 @@
 #include "runtime/kernels/epilogue.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
+#include "runtime/kernels/parallel_for.h"
 
 namespace ferry::kernels {
 
@@ -41,15 +42,28 @@ int BatchNorm(const BatchNormAttrs& attrs, DLTensor* const* args, int32_t num_ar
   const float* mean = internal::DataAs<const float>(*args[3]);
   const float* var = internal::DataAs<const float>(*args[4]);
   float* out = internal::DataAs<float>(*args[5]);
-  for (int64_t c = 0; c < channels; ++c) {
-    const float scale = internal::BatchNormScale(gamma[c], var[c], attrs.epsilon);
-    const float shift = beta[c];
-    const float m = mean[c];
-    for (int64_t i = 0; i < outer; ++i) {
-      const int64_t base = (i * channels + c) * inner;
-      for (int64_t j = 0; j < inner; ++j) out[base + j] = internal::BatchNormApply(in[base + j], m, scale, shift);
+  // The per-channel scales once (recomputed per row only if no scratch memory is left).
+  float* scales = internal::ScratchFloats(channels);
+  if (scales != nullptr) {
+    for (int64_t c = 0; c < channels; ++c) {
+      scales[c] = internal::BatchNormScale(gamma[c], var[c], attrs.epsilon);
     }
   }
+  // One row of `inner` elements per (outer, channel) pair.
+  internal::ParallelFor(outer * channels, outer * channels * inner, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t c = r % channels;
+      const float scale = scales != nullptr
+                              ? scales[c]
+                              : internal::BatchNormScale(gamma[c], var[c], attrs.epsilon);
+      const float shift = beta[c];
+      const float m = mean[c];
+      const int64_t base = r * inner;
+      for (int64_t j = 0; j < inner; ++j) {
+        out[base + j] = internal::BatchNormApply(in[base + j], m, scale, shift);
+      }
+    }
+  });
   return 0;
 }
 

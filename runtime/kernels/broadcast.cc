@@ -1,5 +1,6 @@
 // Binary element-wise kernels (add, mul, sub, div, pow) with numpy broadcasting, for float32,
 // float64 and the integer dtypes.
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -7,6 +8,7 @@
 
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
+#include "runtime/kernels/parallel_for.h"
 
 namespace ferry::kernels {
 namespace {
@@ -23,36 +25,51 @@ struct Broadcast {
   bool contiguous = false;  // neither operand broadcasts
 };
 
-// Computes out = op(a, b) element by element; returns false when op reports a bad operand
-// pair (integer division by zero). Works in place when out aliases an operand of the
-// output's shape.
+// Computes out = op(a, b) element by element, on several threads for a large output;
+// returns false when op reports a bad operand pair (integer division by zero). Works in place
+// when out aliases an operand of the output's shape.
 template <typename T, typename Op>
 bool Compute(const Broadcast& g, const T* pa, const T* pb, T* po, Op op) {
-  bool ok = true;
+  std::atomic<bool> failed{false};
   if (g.contiguous) {
-    for (int64_t i = 0; i < g.count; ++i) po[i] = op(pa[i], pb[i], ok);
-    return ok;
+    internal::ParallelFor(g.count, g.count, [&](int64_t begin, int64_t end) {
+      bool ok = true;
+      for (int64_t i = begin; i < end; ++i) po[i] = op(pa[i], pb[i], ok);
+      if (!ok) failed.store(true, std::memory_order_relaxed);
+    });
+    return !failed.load();
   }
   // Some operand broadcasts, so ndim >= 1. Walk the output row by row (last dimension
-  // innermost), carrying the operand offsets.
+  // innermost), carrying the operand offsets; each range of rows starts from its first row's
+  // index.
   const int last = g.ndim - 1;
   const int64_t row = g.shape[last], sa = g.a_stride[last], sb = g.b_stride[last];
   const int64_t rows = g.count / row;
-  int64_t index[kMaxDims] = {};
-  int64_t a_off = 0, b_off = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    T* dst = po + r * row;
-    for (int64_t j = 0; j < row; ++j) dst[j] = op(pa[a_off + j * sa], pb[b_off + j * sb], ok);
-    for (int d = last - 1; d >= 0; --d) {
-      a_off += g.a_stride[d];
-      b_off += g.b_stride[d];
-      if (++index[d] < g.shape[d]) break;
-      a_off -= g.a_stride[d] * g.shape[d];
-      b_off -= g.b_stride[d] * g.shape[d];
-      index[d] = 0;
+  internal::ParallelFor(rows, g.count, [&](int64_t begin, int64_t end) {
+    int64_t index[kMaxDims] = {};
+    int64_t a_off = 0, b_off = 0;
+    for (int64_t d = last - 1, rest = begin; d >= 0; --d) {
+      index[d] = rest % g.shape[d];
+      rest /= g.shape[d];
+      a_off += index[d] * g.a_stride[d];
+      b_off += index[d] * g.b_stride[d];
     }
-  }
-  return ok;
+    bool ok = true;
+    for (int64_t r = begin; r < end; ++r) {
+      T* dst = po + r * row;
+      for (int64_t j = 0; j < row; ++j) dst[j] = op(pa[a_off + j * sa], pb[b_off + j * sb], ok);
+      for (int d = last - 1; d >= 0; --d) {
+        a_off += g.a_stride[d];
+        b_off += g.b_stride[d];
+        if (++index[d] < g.shape[d]) break;
+        a_off -= g.a_stride[d] * g.shape[d];
+        b_off -= g.b_stride[d] * g.shape[d];
+        index[d] = 0;
+      }
+    }
+    if (!ok) failed.store(true, std::memory_order_relaxed);
+  });
+  return !failed.load();
 }
 
 template <typename T, typename Op>

@@ -4,6 +4,7 @@
 #include "runtime/kernels/epilogue.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
+#include "runtime/kernels/parallel_for.h"
 
 namespace ferry::kernels {
 namespace {
@@ -24,7 +25,9 @@ int Unary(const char* name, DLTensor* const* args, int32_t num_args, FerryKernel
   const float* in = DataAs<const float>(*args[0]);
   float* out = DataAs<float>(*args[1]);
   const int64_t count = internal::NumElements(*args[0]);
-  for (int64_t i = 0; i < count; ++i) out[i] = op(in[i]);
+  internal::ParallelFor(count, count, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[i] = op(in[i]);
+  });
   return 0;
 }
 
@@ -75,13 +78,14 @@ int BiasAdd(const BiasAddAttrs& attrs, DLTensor* const* args, int32_t num_args,
   const float* in = DataAs<const float>(data);
   const float* b = DataAs<const float>(bias);
   float* o = DataAs<float>(out);
-  for (int64_t i = 0; i < outer; ++i) {
-    for (int64_t c = 0; c < channels; ++c) {
-      const float bc = b[c];
-      const int64_t base = (i * channels + c) * inner;
+  // One row of `inner` elements per (outer, channel) pair.
+  internal::ParallelFor(outer * channels, outer * channels * inner, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float bc = b[r % channels];
+      const int64_t base = r * inner;
       for (int64_t j = 0; j < inner; ++j) o[base + j] = in[base + j] + bc;
     }
-  }
+  });
   return 0;
 }
 

@@ -1,10 +1,13 @@
 // Layout kernels that move bytes without interpreting them: concat, reshape, transpose.
+// Large concats and transposes split their output over the kernel threads.
 #include <string.h>
 
+#include <algorithm>
 #include <climits>
 
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
+#include "runtime/kernels/parallel_for.h"
 
 namespace ferry::kernels {
 namespace {
@@ -13,8 +16,9 @@ using internal::DataAs;
 using internal::Fail;
 
 // Copies in -> out where output dimension d advances the input by in_stride[d] elements of
-// `Bytes` bytes each; the output is written in order. `shape` is the output shape, with at
-// least one element. memcpy of a constant size compiles to a plain load and store.
+// `Bytes` bytes each; the output is written in order, in ranges of rows on several threads
+// when it is large. `shape` is the output shape, with at least one element. memcpy of a
+// constant size compiles to a plain load and store.
 template <size_t Bytes>
 void PermuteCopy(const char* in, char* out, const int64_t* shape, const int64_t* in_stride,
                  int ndim) {
@@ -25,20 +29,27 @@ void PermuteCopy(const char* in, char* out, const int64_t* shape, const int64_t*
   const int last = ndim - 1;
   const int64_t row = shape[last], step = in_stride[last] * static_cast<int64_t>(Bytes);
   const int64_t rows = internal::Product(shape, 0, last);
-  int64_t index[kMaxDims + 1] = {};  // Up to kMaxDims + 1 dimensions, see below.
-  int64_t offset = 0;                // In elements.
-  for (int64_t r = 0; r < rows; ++r) {
-    char* dst = out + r * row * static_cast<int64_t>(Bytes);
-    const char* src = in + offset * static_cast<int64_t>(Bytes);
-    for (int64_t j = 0; j < row; ++j)
-      memcpy(dst + j * static_cast<int64_t>(Bytes), src + j * step, Bytes);
-    for (int d = last - 1; d >= 0; --d) {
-      offset += in_stride[d];
-      if (++index[d] < shape[d]) break;
-      offset -= in_stride[d] * shape[d];
-      index[d] = 0;
+  internal::ParallelFor(rows, rows * row, [&](int64_t begin, int64_t end) {
+    int64_t index[kMaxDims + 1] = {};  // Up to kMaxDims + 1 dimensions, see below.
+    int64_t offset = 0;                // In elements: the input offset of row `begin`.
+    for (int64_t d = last - 1, rest = begin; d >= 0; --d) {
+      index[d] = rest % shape[d];
+      rest /= shape[d];
+      offset += index[d] * in_stride[d];
     }
-  }
+    for (int64_t r = begin; r < end; ++r) {
+      char* dst = out + r * row * static_cast<int64_t>(Bytes);
+      const char* src = in + offset * static_cast<int64_t>(Bytes);
+      for (int64_t j = 0; j < row; ++j)
+        memcpy(dst + j * static_cast<int64_t>(Bytes), src + j * step, Bytes);
+      for (int d = last - 1; d >= 0; --d) {
+        offset += in_stride[d];
+        if (++index[d] < shape[d]) break;
+        offset -= in_stride[d] * shape[d];
+        index[d] = 0;
+      }
+    }
+  });
 }
 
 // PermuteCopy for elements of any byte size.
@@ -104,19 +115,40 @@ int Concat(const ConcatAttrs& attrs, DLTensor* const* args, int32_t num_args,
   const int64_t inner_bytes =
       internal::Product(expected, axis + 1, first.ndim) * static_cast<int64_t>(element_bytes);
   const int64_t out_row = expected[axis] * inner_bytes;
+  const int64_t total = outer * out_row;
   char* dst = DataAs<char>(out);
-  int64_t column = 0;  // Byte offset of the current input's block inside an output row.
-  for (int32_t i = 0; i < num_inputs; ++i) {
-    const DLTensor& t = *args[i];
-    const int64_t row = t.shape[axis] * inner_bytes;
-    if (row != 0) {
-      const char* src = DataAs<const char>(t);
-      for (int64_t o = 0; o < outer; ++o) {
-        memcpy(dst + o * out_row + column, src + o * row, static_cast<size_t>(row));
+  // The output is `outer` rows, each the inputs' blocks side by side. Every range of output
+  // bytes is filled block piece by block piece, so any split of the bytes writes the same.
+  internal::ParallelFor(total, total / static_cast<int64_t>(element_bytes),
+                        [&](int64_t begin, int64_t end) {
+    int64_t o = begin / out_row;
+    int64_t in_row = begin % out_row;  // Byte offset inside output row o.
+    int32_t i = 0;
+    int64_t column = 0;  // Byte offset of input i's block inside an output row.
+    while (column + args[i]->shape[axis] * inner_bytes <= in_row) {
+      column += args[i]->shape[axis] * inner_bytes;
+      ++i;
+    }
+    for (int64_t at = begin; at < end;) {
+      const int64_t row = args[i]->shape[axis] * inner_bytes;
+      const int64_t n = std::min(row - (in_row - column), end - at);
+      if (n > 0) {
+        memcpy(dst + at, DataAs<const char>(*args[i]) + o * row + (in_row - column),
+               static_cast<size_t>(n));
+      }
+      at += n;
+      in_row += n;
+      if (in_row - column == row) {  // Input i's block of this row is done.
+        column += row;
+        if (++i == num_inputs) {
+          i = 0;
+          column = 0;
+          in_row = 0;
+          ++o;
+        }
       }
     }
-    column += row;
-  }
+  });
   return 0;
 }
 

@@ -1,5 +1,5 @@
 // Pooling kernels (NCHW): max_pool2d, avg_pool2d, global_avg_pool2d and global_max_pool2d,
-// as plain loops.
+// as plain loops; large calls split their output rows (or planes) over the kernel threads.
 #include <algorithm>
 #include <limits>
 #include <new>
@@ -7,6 +7,7 @@
 
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
+#include "runtime/kernels/parallel_for.h"
 
 namespace ferry::kernels {
 namespace {
@@ -72,6 +73,12 @@ struct TapRange {
   int64_t begin, end;
 };
 
+// The work of a pooling call for ParallelFor: output elements times window taps (the taps
+// capped, so that the product cannot overflow).
+int64_t PoolWork(const PoolGeometry& g) {
+  return g.planes * g.oh * g.ow * std::min<int64_t>(g.kh * g.kw, 1024);
+}
+
 TapRange Taps(int64_t start, int64_t kernel, int64_t dilation, int64_t lo, int64_t hi) {
   int64_t begin = 0;
   if (start < lo) begin = (lo - start + dilation - 1) / dilation;
@@ -97,17 +104,19 @@ bool ForEachWindow(const PoolGeometry& g, const float* in, float* out, Reduce re
   for (int64_t ow = 0; ow < g.ow; ++ow) {
     col_taps[ow] = Taps(ow * g.stride_w - g.pad_left, g.kw, g.dilation_w, 0, g.w);
   }
-  for (int64_t p = 0; p < g.planes; ++p) {
-    const float* plane = in + p * g.h * g.w;
-    float* dst = out + p * g.oh * g.ow;
-    for (int64_t oh = 0; oh < g.oh; ++oh) {
+  // One output row per (plane, oh) pair.
+  internal::ParallelFor(g.planes * g.oh, PoolWork(g), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t p = r / g.oh, oh = r % g.oh;
+      const float* plane = in + p * g.h * g.w;
+      float* dst = out + r * g.ow;
       const int64_t ih0 = oh * g.stride_h - g.pad_top;
       const TapRange rows = Taps(ih0, g.kh, g.dilation_h, 0, g.h);
       for (int64_t ow = 0; ow < g.ow; ++ow) {
-        dst[oh * g.ow + ow] = reduce(plane, rows, col_taps[ow], ih0, ow * g.stride_w - g.pad_left);
+        dst[ow] = reduce(plane, rows, col_taps[ow], ih0, ow * g.stride_w - g.pad_left);
       }
     }
-  }
+  });
   return true;
 }
 
@@ -143,10 +152,12 @@ int MaxPool2d(const Pool2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
   if (inner_end < inner_begin) inner_end = inner_begin;
   const float* in = DataAs<const float>(*args[0]);
   float* out = DataAs<float>(*args[1]);
-  for (int64_t p = 0; p < g.planes; ++p) {
-    const float* plane = in + p * g.h * g.w;
-    for (int64_t oh = 0; oh < g.oh; ++oh) {
-      float* dst = out + (p * g.oh + oh) * g.ow;
+  // One output row per (plane, oh) pair.
+  internal::ParallelFor(g.planes * g.oh, PoolWork(g), [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t p = row / g.oh, oh = row % g.oh;
+      const float* plane = in + p * g.h * g.w;
+      float* dst = out + row * g.ow;
       for (int64_t ow = 0; ow < g.ow; ++ow) dst[ow] = std::numeric_limits<float>::lowest();
       const int64_t ih0 = oh * g.stride_h - g.pad_top;
       const TapRange rows = Taps(ih0, g.kh, g.dilation_h, 0, g.h);
@@ -170,7 +181,7 @@ int MaxPool2d(const Pool2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
         }
       }
     }
-  }
+  });
   return 0;
 }
 
@@ -230,7 +241,9 @@ int GlobalPool(const char* name, bool allow_empty, DLTensor* const* args, int32_
   }
   const float* in = DataAs<const float>(data);
   float* out = DataAs<float>(*args[1]);
-  for (int64_t p = 0; p < planes; ++p) out[p] = reduce(in + p * size, size);
+  internal::ParallelFor(planes, planes * size, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) out[p] = reduce(in + p * size, size);
+  });
   return 0;
 }
 

@@ -3,12 +3,14 @@
 
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
+#include "runtime/kernels/parallel_for.h"
 
 namespace ferry::kernels {
 namespace {
 
 // Validates in -> out (float32, same shape) and calls row(in, out, length, stride) for every
-// row along the axis: element t of a row is at t * stride. Works in place (out may alias in).
+// row along the axis, on several threads for a large tensor (each row on one): element t of
+// a row is at t * stride. Works in place (out may alias in).
 template <typename Row>
 int ForEachRow(const char* name, const SoftmaxAttrs& attrs, DLTensor* const* args,
                int32_t num_args, FerryKernelError* error, Row row) {
@@ -28,12 +30,12 @@ int ForEachRow(const char* name, const SoftmaxAttrs& attrs, DLTensor* const* arg
   if (outer * length * inner == 0) return 0;
   const float* in = internal::DataAs<const float>(data);
   float* out = internal::DataAs<float>(*args[1]);
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t j = 0; j < inner; ++j) {
-      const int64_t base = o * length * inner + j;
+  internal::ParallelFor(outer * inner, outer * length * inner, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t base = (r / inner) * length * inner + r % inner;
       row(in + base, out + base, length, inner);
     }
-  }
+  });
   return 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
+#include "runtime/kernels/parallel_for.h"
 
 namespace ferry::kernels {
 namespace {
@@ -44,10 +45,13 @@ const char* UnaryName(UnaryOp op) {
 // min(1, max(0, v)); NaN stays NaN, as with numpy's clip.
 float ClampUnit(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
 
-// out[i] = op(in[i]) over `count` elements. Works in place (out may alias in).
+// out[i] = op(in[i]) over `count` elements, on several threads when there are many. Works in
+// place (out may alias in).
 template <typename Op>
 void Apply(const float* in, float* out, int64_t count, Op op) {
-  for (int64_t i = 0; i < count; ++i) out[i] = op(in[i]);
+  internal::ParallelFor(count, count, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[i] = op(in[i]);
+  });
 }
 
 }  // namespace
