@@ -24,6 +24,9 @@
 //   to_host/<N>      host.CopyFrom(remote) into a preallocated host array, and CopyTo(Cpu())
 //                    (which allocates), against a 9-byte request and one N-byte reply
 //                    ROUTER -> DEALER (sent zero-copy from a prefilled buffer).
+//   model/mlp        the zoo mlp (graph executor): set_input, run, get_output and the output's
+//                    copy to the host, in the session against the same calls on a local
+//                    executor of the same library (target: within 100 us of local).
 //   upload           UploadBytes of 100 MiB of content the agent has never seen; repeats of an
 //                    upload the agent has cached, by Upload(file) (the session remembers the
 //                    file's digest) and by UploadBytes, and the two parts of the latter: the
@@ -129,6 +132,24 @@ void RegisterAll(Fixture* f, const FaultCounter* faults) {
     Register(
         std::string("call/") + kRawNames[r], benchmark::kMicrosecond, 0, faults,
         [f, r](benchmark::State&) { return f->raw[r]->Ping(); }, kCallRepetitions)
+        ->ComputeStatistics("min", Fastest);
+  }
+
+  // The zoo mlp: set_input, run, get_output and the output's copy to the host, here and in
+  // each session.
+  Register(
+      "model/mlp/local", benchmark::kMicrosecond, 0, faults,
+      [f](benchmark::State&) { return RunModel(*f->mlp.local, f->mlp.input); }, kCallRepetitions)
+      ->ComputeStatistics("min", Fastest);
+  Register(
+      "model/mlp/ferry", benchmark::kMicrosecond, 0, faults,
+      [f](benchmark::State&) { return RunModel(*f->mlp.remote, f->mlp.input); }, kCallRepetitions)
+      ->ComputeStatistics("min", Fastest);
+  for (size_t i = 0; i < f->secure.size(); ++i) {
+    Register(
+        "model/mlp/" + f->secure[i].name, benchmark::kMicrosecond, 0, faults,
+        [f, i](benchmark::State&) { return RunModel(f->mlp.secure[i], f->mlp.input); },
+        kCallRepetitions)
         ->ComputeStatistics("min", Fastest);
   }
 
@@ -313,7 +334,8 @@ std::string Verdicts(std::initializer_list<std::optional<double>> ratios, bool a
   return out;
 }
 
-void PrintSummary(const RecordingReporter& r) {
+// `sessions`: the names of the Ferry sessions measured, "ferry" first.
+void PrintSummary(const RecordingReporter& r, const std::vector<std::string>& sessions) {
   std::printf(
       "\nFerry remote session summary: real time (median over repetitions); every ratio is\n"
       "against a raw ZeroMQ baseline measured in this same run, over tcp on 127.0.0.1.\n"
@@ -343,6 +365,27 @@ void PrintSummary(const RecordingReporter& r) {
                 Cell(Scale(best, 1e6), "%.1f").c_str(), Cell(Scale(best_t, 1e6), "%.1f").c_str(),
                 Cell(Scale(best_p, 1e6), "%.1f").c_str(), Cell(bt, "%.3f").c_str(),
                 Cell(bp, "%.3f").c_str(), Verdicts({bt, bp}, true, 1.3).c_str());
+  }
+
+  if (std::optional<double> local = r.Seconds("model/mlp/local")) {
+    std::printf(
+        "\nzoo mlp: set_input + run + get_output + copy of the output to the host\n"
+        "(target: remote - local <= 100 us)\n"
+        "  %-18s %10s %10s %12s %9s %6s %12s %12s\n",
+        "session", "local us", "remote us", "remote-local", "target", "noise", "fastest loc",
+        "fastest rem");
+    for (const std::string& session : sessions) {
+      const std::string name = "model/mlp/" + session;
+      const std::optional<double> remote = r.Seconds(name);
+      if (!remote) continue;
+      const double extra = (*remote - *local) * 1e6;
+      std::printf("  %-18s %10s %10s %12.1f %9s %5s%% %12s %12s\n", session.c_str(),
+                  Cell(Scale(local, 1e6), "%.1f").c_str(), Cell(Scale(remote, 1e6), "%.1f").c_str(),
+                  extra, extra <= 100 ? "ok" : "MISS",
+                  Cell(Noise(r, {name, "model/mlp/local"}), "%.1f").c_str(),
+                  Cell(Scale(r.Fastest("model/mlp/local"), 1e6), "%.1f").c_str(),
+                  Cell(Scale(r.Fastest(name), 1e6), "%.1f").c_str());
+    }
   }
 
   struct Row {
@@ -559,12 +602,16 @@ int Main(int argc, char** argv) {
         RegisterAll(&fixture, &faults);
         RecordingReporter reporter;
         benchmark::RunSpecifiedBenchmarks(&reporter);
-        PrintSummary(reporter);
         std::vector<std::string> secure_names;
         for (const SecureSession& secure : fixture.secure) secure_names.push_back(secure.name);
+        std::vector<std::string> sessions = {"ferry"};
+        sessions.insert(sessions.end(), secure_names.begin(), secure_names.end());
+        PrintSummary(reporter, sessions);
         PrintSecureSummary(reporter, secure_names);
       }
       fixture.copies.clear();
+      fixture.mlp.remote.reset();
+      fixture.mlp.secure.clear();
       fixture.echo = PackedFunc();
       fixture.secure.clear();
       (void)remote->Close();

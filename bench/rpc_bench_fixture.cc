@@ -14,9 +14,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "compiler/export_library.h"
+#include "compiler/zoo.h"
 #include "device_agent/sha256.h"
 #include "rpc/message.h"
 #include "runtime/file_util.h"
+#include "runtime/library_module.h"
 
 #ifndef FERRY_AGENT_PATH
 #error "FERRY_AGENT_PATH must name the ferry-agent executable (bench/CMakeLists.txt sets it)"
@@ -108,6 +111,54 @@ void FillPseudoRandom(char* data, size_t bytes, uint64_t seed) {
 
 StatusOr<NDArray> HostArray(size_t bytes) {
   return NDArray::Empty({static_cast<int64_t>(bytes)}, DataType::UInt8(), Device::Cpu());
+}
+
+// The output of one RunModel, on the host.
+StatusOr<NDArray> ModelOutput(const ExecutorModule& executor, const NDArray& input) {
+  RETURN_IF_ERROR(executor.SetInput("data", input));
+  RETURN_IF_ERROR(executor.Run());
+  ASSIGN_OR_RETURN(NDArray output, executor.GetOutput(0));
+  return output.CopyTo(Device::Cpu());
+}
+
+// Builds the zoo mlp into a library, loads it here and in every session (uploaded under
+// "mlp.so"), and checks every remote output against the local one.
+Status PrepareModel(Fixture& f) {
+  ModelCase& m = f.mlp;
+  ASSIGN_OR_RETURN(compiler::TempDir dir, compiler::TempDir::Create("ferry-rpc-bench-mlp-"));
+  m.dir.emplace(std::move(dir));
+  const std::string path = m.dir->path() + "/mlp.so";
+  ASSIGN_OR_RETURN(compiler::Model model, compiler::BuildZooModel("mlp"));
+  const compiler::ModelBuild builds[] = {{&model, ExecutorKind::kGraph}};
+  RETURN_IF_ERROR(compiler::ExportLibrary(builds, path));
+  ASSIGN_OR_RETURN(Module library, LoadModule(path));
+  ASSIGN_OR_RETURN(ExecutorModule local, ExecutorModule::Create(library, "mlp", Device::Cpu()));
+  m.local.emplace(std::move(local));
+  ASSIGN_OR_RETURN(m.input, NDArray::Empty({1, 784}, DataType::Float32(), Device::Cpu()));
+  for (int64_t i = 0; i < m.input.NumElements(); ++i) {
+    m.input.data_as<float>()[i] = static_cast<float>((i * 7919) % 2001) / 1000.0f - 1.0f;
+  }
+  ASSIGN_OR_RETURN(NDArray expected, ModelOutput(*m.local, m.input));
+  const auto open = [&](rpc::RemoteSession& session,
+                        const std::string& name) -> StatusOr<ExecutorModule> {
+    RETURN_IF_ERROR(session.Upload(path, "mlp.so").WithContext(name));
+    ASSIGN_OR_RETURN(Module remote_library, session.LoadModule("mlp.so"));
+    ASSIGN_OR_RETURN(ExecutorModule executor,
+                     ExecutorModule::Create(remote_library, "mlp", session.Cpu(0)));
+    ASSIGN_OR_RETURN(NDArray output, ModelOutput(executor, m.input));
+    if (output.NumBytes() != expected.NumBytes() ||
+        std::memcmp(output.data(), expected.data(), expected.NumBytes()) != 0) {
+      return InternalError(name + ": the remote mlp's output differs from the local one");
+    }
+    return executor;
+  };
+  ASSIGN_OR_RETURN(ExecutorModule remote, open(*f.remote, "ferry"));
+  m.remote.emplace(std::move(remote));
+  for (const SecureSession& s : f.secure) {
+    ASSIGN_OR_RETURN(ExecutorModule secure, open(*s.remote, s.name));
+    m.secure.push_back(std::move(secure));
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -344,6 +395,12 @@ std::pair<uint64_t, uint64_t> FaultCounter::Now() const {
 // ---------------------------------------------------------------------------------------------
 // The fixture.
 
+Status RunModel(const ExecutorModule& executor, const NDArray& input) {
+  ASSIGN_OR_RETURN(NDArray output, ModelOutput(executor, input));
+  benchmark::DoNotOptimize(output.data());
+  return Status::Ok();
+}
+
 StatusOr<bool> UploadBeginOnly(rpc::RemoteSession& remote, const std::string& label,
                                const std::string& digest, size_t size) {
   ASSIGN_OR_RETURN(
@@ -431,7 +488,7 @@ Status PrepareFixture(Fixture& f) {
   ASSIGN_OR_RETURN(bool complete,
                    UploadBeginOnly(remote, "cached.bin", f.cached_digest, f.cached_upload.size()));
   if (!complete) return InternalError("the agent did not find a file it has just stored");
-  return Status::Ok();
+  return PrepareModel(f);
 }
 
 }  // namespace ferry::bench

@@ -23,9 +23,11 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "compiler/subprocess.h"
 #include "device_agent/agent.h"
 #include "rpc/client_session.h"
 #include "rpc/curve_keys.h"
+#include "runtime/executor_module.h"
 #include "runtime/ndarray.h"
 #include "runtime/value.h"
 
@@ -171,12 +173,27 @@ struct SecureSession {
   PackedFunc echo;
 };
 
+// The zoo mlp (graph executor): one library, run here and in each session, with the same
+// input. RunModel is what the model benchmarks time.
+struct ModelCase {
+  std::optional<compiler::TempDir> dir;  // holds the library
+  NDArray input;                         // float32[1, 784]
+  std::optional<ExecutorModule> local;
+  std::optional<ExecutorModule> remote;  // in the plaintext session
+  std::vector<ExecutorModule> secure;    // in each of Fixture::secure's sessions, in order
+};
+
+// set_input("data", input), run, get_output(0) and its copy to a host array (a local copy
+// for a local executor).
+Status RunModel(const ExecutorModule& executor, const NDArray& input);
+
 // Everything the benchmarks use; built (and checked) before any timing.
 struct Fixture {
   rpc::RemoteSession* remote = nullptr;
   PackedFunc echo;
   std::vector<SecureSession> secure;
   std::vector<CopyCase> copies;
+  ModelCase mlp;
   RawClient* raw[2] = {nullptr, nullptr};  // thread, process
   std::string fresh_upload;                // its first 8 bytes change before each upload
   uint64_t fresh_counter = 0;
@@ -197,7 +214,9 @@ StatusOr<bool> UploadBeginOnly(rpc::RemoteSession& remote, const std::string& la
 
 // Prepares the arrays and uploads, and runs every path once: each Ferry copy is checked byte
 // for byte in every session (CopyTo on the smallest size only: it allocates), each raw
-// exchange for its sizes, and an upload of new content through each secure session.
+// exchange for its sizes, and an upload of new content through each secure session. Builds
+// the zoo mlp (a few seconds of the system C++ compiler), loads it here and in every session,
+// and checks that each remote run's output equals the local one bit for bit.
 Status PrepareFixture(Fixture& f);
 
 }  // namespace ferry::bench

@@ -3,9 +3,12 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "rpc/chunk_stream.h"
+#include "rpc/frame_loan.h"
 #include "rpc/remote_objects.h"
 #include "rpc/retry.h"
 #include "rpc/sealed_channel.h"
@@ -65,33 +68,6 @@ StatusOr<std::unique_ptr<SealedChannel>> OpenBulkChannel(std::shared_ptr<zmq::co
                                SealDirection::kClientToWorker);
 }
 
-// The size of the next upload chunk: it starts at 256 KiB and follows the rate at which the
-// agent acknowledges chunks, so that one chunk takes about kChunkSeconds on the link, between
-// 64 KiB and kChunkBytes. A chunk must arrive whole within the connection's heartbeat timeout
-// (ZeroMQ counts only whole messages as traffic and drops a connection silent for 5 s), which a
-// fixed 4 MiB chunk does not on a link slower than about 8 Mbit/s; on a fast link the size
-// reaches kChunkBytes within a few chunks.
-class UploadChunkSizer {
- public:
-  size_t next() const { return next_; }
-
-  // A chunk of `bytes` was acknowledged now.
-  void Acknowledged(uint64_t bytes) {
-    const auto now = Clock::now();
-    const double seconds = std::chrono::duration<double>(now - last_).count();
-    last_ = now;
-    if (seconds <= 0) return;
-    const double fits = static_cast<double>(bytes) / seconds * kChunkSeconds;
-    next_ = static_cast<size_t>(std::clamp(fits, double{kMinChunk}, double{kChunkBytes}));
-  }
-
- private:
-  static constexpr double kChunkSeconds = 1.0;
-  static constexpr size_t kMinChunk = size_t{64} << 10;
-  size_t next_ = size_t{256} << 10;
-  Clock::time_point last_ = Clock::now();
-};
-
 }  // namespace
 
 StatusOr<RemoteSession> Connect(const std::string& agent_endpoint, const ConnectOptions& options) {
@@ -138,6 +114,7 @@ StatusOr<RemoteSession> Connect(const std::string& agent_endpoint, const Connect
 
   auto core = MakeObject<SessionCore>(std::move(worker), std::move(agent), session_id,
                                       options.timeout, std::move(bulk));
+  core->set_inline_result_bytes(options.inline_result_bytes);
   return RemoteSession(std::move(core));
 }
 
@@ -185,53 +162,72 @@ StatusOr<bool> RemoteSession::BeginUpload(const std::string& label, const std::s
 
 Status RemoteSession::SendUpload(const std::string& label, std::string_view data) {
   {
+    // The chunks' frames refer to `data` (no copy) until ZeroMQ lets go of them.
+    FrameLoan loan;
     auto lock = core_->Lock();
-    // Requests in flight: id, the bytes acknowledged once its reply arrives, its size.
-    struct Chunk {
-      uint64_t id, end, size;
-    };
-    std::vector<Chunk> in_flight;
-    UploadChunkSizer sizer;
-    auto await_oldest = [&]() -> Status {
-      RETURN_IF_ERROR(core_->Await(in_flight.front().id).status());
-      sizer.Acknowledged(in_flight.front().size);
-      if (upload_progress_) upload_progress_(in_flight.front().end, data.size());
-      in_flight.erase(in_flight.begin());
-      return Status::Ok();
-    };
-    for (size_t offset = 0, size = 0; offset < data.size(); offset += size) {
-      size = std::min(sizer.next(), data.size() - offset);
-      ASSIGN_OR_RETURN(uint64_t id, core_->Send(MessageType::kUploadChunk, 2, [&](MessageWriter& w) {
-        w.packer().pack(label);
-        w.packer().pack(static_cast<uint64_t>(offset));
-        // Sealed at once on the bulk path, so the frame may refer to `data` there.
-        w.AddFrame(core_->has_bulk_path() ? ViewFrame(data.substr(offset, size))
-                                          : CopyFrame(data.substr(offset, size)));
-      }));
-      in_flight.push_back({id, offset + size, size});
-      if (in_flight.size() >= static_cast<size_t>(kCopyWindow)) RETURN_IF_ERROR(await_oldest());
-    }
-    while (!in_flight.empty()) RETURN_IF_ERROR(await_oldest());
+    ChunkSizer sizer(core_->chunk_bytes_to_remote());
+    Status sent = StreamChunks(
+        0, data.size(), sizer,
+        {
+            .send =
+                [&](uint64_t offset, size_t size) {
+                  return core_->Send(MessageType::kUploadChunk, 2, [&](MessageWriter& w) {
+                    w.packer().pack(label);
+                    w.packer().pack(offset);
+                    w.AddFrame(loan.Frame(data.data() + offset, size));
+                  });
+                },
+            .receive = [&](const ChunkInFlight& chunk) { return core_->Await(chunk.id).status(); },
+            .progress =
+                [&](uint64_t done) {
+                  if (upload_progress_) upload_progress_(done, data.size());
+                },
+        });
+    RETURN_IF_ERROR(FinishLoan(*core_, loan, std::move(sent)));
   }
-  return core_
-      ->Call(MessageType::kUploadEnd, 1, [&](MessageWriter& w) { w.packer().pack(label); })
+  return core_->Call(MessageType::kUploadEnd, 1, [&](MessageWriter& w) { w.packer().pack(label); })
       .status();
 }
 
 StatusOr<std::string> RemoteSession::Download(const std::string& label) {
-  std::string data;
-  while (true) {
-    ASSIGN_OR_RETURN(ParsedMessage reply, core_->Call(MessageType::kDownload, 3, [&](MessageWriter& w) {
+  auto lock = core_->Lock();
+  const auto request = [&](uint64_t offset, size_t size) {
+    return core_->Send(MessageType::kDownload, 3, [&](MessageWriter& w) {
       w.packer().pack(label);
-      w.packer().pack(static_cast<uint64_t>(data.size()));
-      w.packer().pack(static_cast<uint64_t>(kChunkBytes));
-    }));
+      w.packer().pack(offset);
+      w.packer().pack(static_cast<uint64_t>(size));
+    });
+  };
+  // Each reply: [file_size] and the chunk. Its bytes go to `data` at `offset`, sized to the
+  // file by the first reply.
+  std::string data;
+  const auto receive = [&](uint64_t id, uint64_t offset, size_t size) -> Status {
+    ASSIGN_OR_RETURN(ParsedMessage reply, core_->Await(id));
     RETURN_IF_ERROR(CheckBodySize(reply, 1));
-    ASSIGN_OR_RETURN(uint64_t size, ReadUint(reply.item(0), "file size"));
+    ASSIGN_OR_RETURN(uint64_t file_size, ReadUint(reply.item(0), "file size"));
     ASSIGN_OR_RETURN(const zmq::message_t* chunk, reply.Frame(1));
-    data.append(static_cast<const char*>(chunk->data()), chunk->size());
-    if (data.size() >= size || chunk->size() == 0) break;
-  }
+    if (offset == 0) data.resize(file_size);
+    if (file_size != data.size() || chunk->size() != std::min<uint64_t>(size, file_size - offset)) {
+      return FailedPreconditionError("'" + label + "' changed during its download (" +
+                                     std::to_string(file_size) + " bytes now, chunk of " +
+                                     std::to_string(chunk->size()) + " at offset " +
+                                     std::to_string(offset) + ")");
+    }
+    std::memcpy(data.data() + offset, chunk->data(), chunk->size());
+    return Status::Ok();
+  };
+  // The first chunk tells the file's size; the rest stream.
+  ChunkSizer sizer(core_->chunk_bytes_to_host());
+  const size_t first = sizer.next();
+  ASSIGN_OR_RETURN(uint64_t id, request(0, first));
+  RETURN_IF_ERROR(receive(id, 0, first));
+  sizer.Acknowledged(std::min<uint64_t>(first, data.size()), /*cut_short=*/data.size() < first);
+  RETURN_IF_ERROR(StreamChunks(
+      std::min<uint64_t>(first, data.size()), data.size(), sizer,
+      {
+          .send = request,
+          .receive = [&](const ChunkInFlight& c) { return receive(c.id, c.offset, c.size); },
+      }));
   return data;
 }
 
@@ -277,14 +273,7 @@ StatusOr<NDArray> RemoteSession::Empty(std::vector<int64_t> shape, DataType dtyp
   if (!device.is_remote()) {
     return InvalidArgumentError(device.ToString() + " is not a device of this session; use Cpu() or Cuda()");
   }
-  ASSIGN_OR_RETURN(ParsedMessage reply, core_->Call(MessageType::kAllocArray, 3, [&](MessageWriter& w) {
-    PackShape(w.packer(), shape);
-    PackDataType(w.packer(), dtype);
-    PackDevice(w.packer(), device.Local());
-  }));
-  RETURN_IF_ERROR(CheckBodySize(reply, 1));
-  ASSIGN_OR_RETURN(Value array, core_->ReadResult(reply.item(0), reply));
-  return array.As<NDArray>();
+  return core_->AllocArray(shape, dtype, device);
 }
 
 DeviceAttributes RemoteSession::GetDeviceAttributes(Device device) {

@@ -45,6 +45,10 @@ struct ConnectOptions {
   // How opening a session, and a tracker's device and status requests, are retried when the
   // peer's connection is lost (rpc/retry.h); always within the call's deadline.
   RetryPolicy retry;
+  // Calls ask for CPU array results of up to this many bytes to come with their bytes, so
+  // that copying such a result to the host right after the call costs no round trip
+  // (docs/protocol.md, "Tensors in calls"); 0 asks for none.
+  uint64_t inline_result_bytes = kInlineResultBytes;
 };
 
 class RemoteSession {

@@ -299,4 +299,11 @@ zmq::message_t ArrayFrame(const NDArray& array, size_t offset, size_t size) {
       data, size, [](void*, void* hint) { delete static_cast<NDArray*>(hint); }, keepalive);
 }
 
+zmq::message_t ShareFrame(const zmq::message_t& frame) {
+  zmq::message_t shared;
+  // zmq_msg_copy only adds a reference; the frame itself is unchanged for its owner.
+  shared.copy(const_cast<zmq::message_t&>(frame));
+  return shared;
+}
+
 }  // namespace ferry::rpc

@@ -102,6 +102,10 @@ void PackShape(msgpack::packer<msgpack::sbuffer>& p, const std::vector<int64_t>&
 // A frame over bytes [offset, offset + size) of a CPU array, without copying: the frame holds
 // a reference to the array until ZeroMQ is done with it.
 zmq::message_t ArrayFrame(const NDArray& array, size_t offset, size_t size);
+// A second message over `frame`'s bytes, sharing them (ZeroMQ counts the references, so
+// they live while either message does); a frame of up to 33 bytes, which ZeroMQ keeps inside
+// the message itself, is copied.
+zmq::message_t ShareFrame(const zmq::message_t& frame);
 // A frame holding a copy of `bytes`.
 inline zmq::message_t CopyFrame(std::string_view bytes) {
   return zmq::message_t(bytes.data(), bytes.size());

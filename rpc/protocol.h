@@ -36,7 +36,7 @@ enum class MessageType : uint8_t {
   kCloseSession = 4,       // client -> worker: [] -> [] ; the worker then exits
   kGetGlobalFunction = 5,  // [name] -> [value]
   kGetModuleFunction = 6,  // [module_handle, name] -> [value]
-  kCallFunction = 7,       // [function_handle, [value...]] -> [value]
+  kCallFunction = 7,       // [function_handle, [value...], inline_bytes?] -> [value]
   kReleaseHandles = 8,     // [[handle...]] ; one-way, no reply
   kDeviceAttributes = 9,   // [device] -> [exists, name, total_memory, compute_units, version]
   kAllocArray = 10,        // [shape, dtype, device] -> [value]
@@ -78,9 +78,20 @@ struct ProtocolLimits {
   uint32_t max_msgpack_string = 1 << 20;
 };
 
-// Bulk transfers are cut into chunks of this size, with at most kCopyWindow outstanding.
+// Bulk transfers are cut into chunks of at most this size, with at most kCopyWindow
+// outstanding (rpc/chunk_stream.h sizes them to the link).
 inline constexpr size_t kChunkBytes = size_t{4} << 20;
 inline constexpr int kCopyWindow = 4;
+
+// Tensor bytes in calls (docs/protocol.md, "Tensors in calls"). A host array argument of at
+// most kInlineArrayBytes travels inline in its CallFunction (kind 9); a larger one is first
+// streamed into a remote array in chunks and passed as that array's handle.
+inline constexpr size_t kInlineArrayBytes = kChunkBytes;
+// The reference client asks for CPU array results of up to kInlineResultBytes to come with
+// their bytes (CallFunction's optional third body item); a server sends at most
+// kMaxInlineResultBytes that way, whatever is asked.
+inline constexpr uint64_t kInlineResultBytes = uint64_t{64} << 10;
+inline constexpr uint64_t kMaxInlineResultBytes = kChunkBytes;
 
 using Frames = std::vector<zmq::message_t>;
 

@@ -1,30 +1,39 @@
 #include "rpc/remote_objects.h"
 
 #include <cstring>
-#include <deque>
 
-#include "rpc/sealed_channel.h"
+#include "rpc/chunk_stream.h"
+#include "rpc/frame_loan.h"
 
 namespace ferry::rpc {
 
 StatusOr<Value> RemoteFunctionNode::Call(std::span<const Value> args) const {
+  // Large host arrays go ahead in chunks; the call refers to their remote copies.
+  ASSIGN_OR_RETURN(std::vector<Value> staged, core_->StageArguments(args));
+  const std::span<const Value> sent = staged.empty() ? args : std::span<const Value>(staged);
+  const uint64_t inline_bytes = core_->inline_result_bytes();
   Status pack_status;
-  ASSIGN_OR_RETURN(ParsedMessage reply,
-                   core_->Call(MessageType::kCallFunction, 2, [&](MessageWriter& w) {
-                     w.packer().pack(handle_);
-                     w.packer().pack_array(static_cast<uint32_t>(args.size()));
-                     for (const Value& arg : args) {
-                       Status s = core_->PackArgument(w, arg);
-                       if (!s.ok() && pack_status.ok()) {
-                         pack_status = s;
-                         w.packer().pack_array(1);  // keep the message well formed
-                         w.packer().pack(0);
-                       }
-                     }
-                   }));
+  auto lock = core_->Lock();
+  ASSIGN_OR_RETURN(
+      uint64_t id,
+      core_->Send(MessageType::kCallFunction, inline_bytes > 0 ? 3 : 2, [&](MessageWriter& w) {
+        w.packer().pack(handle_);
+        w.packer().pack_array(static_cast<uint32_t>(sent.size()));
+        for (const Value& arg : sent) {
+          Status s = core_->PackArgument(w, arg);
+          if (!s.ok() && pack_status.ok()) {
+            pack_status = s;
+            w.packer().pack_array(1);  // keep the message well formed
+            w.packer().pack(0);
+          }
+        }
+        if (inline_bytes > 0) w.packer().pack(inline_bytes);
+      }));
+  ASSIGN_OR_RETURN(ParsedMessage reply, core_->Await(id));
   RETURN_IF_ERROR(pack_status);
   RETURN_IF_ERROR(CheckBodySize(reply, 1));
-  return core_->ReadResult(reply.item(0), reply);
+  // Still under the lock: an inline result is valid until the next request.
+  return core_->ReadResult(reply.item(0), reply, /*accept_inline=*/true);
 }
 
 std::optional<PackedFunc> RemoteModuleNode::GetFunction(const std::string& name) {
@@ -86,64 +95,58 @@ Status RemoteDeviceApi::Copy(const void* from, Device from_device, void* to, Dev
 }
 
 Status RemoteDeviceApi::CopyToRemote(const char* from, uint64_t handle, size_t bytes) {
+  // The chunks' frames refer to the caller's buffer (no copy); the copy returns only once
+  // ZeroMQ has let go of every one of them, also after a failure.
+  FrameLoan loan;
   auto lock = core_->Lock();
-  std::deque<uint64_t> in_flight;
-  for (size_t offset = 0; offset < bytes; offset += kChunkBytes) {
-    const size_t size = std::min(kChunkBytes, bytes - offset);
-    // Each chunk is copied into its frame: ZeroMQ may read a frame after a failed call has
-    // returned, when the caller's buffer may be gone. On the bulk path the chunk is sealed
-    // (read whole) before Send returns, so the frame may refer to the caller's buffer.
-    const std::string_view chunk(from + offset, size);
-    StatusOr<uint64_t> id = core_->Send(MessageType::kCopyToRemote, 2, [&](MessageWriter& w) {
-      w.packer().pack(handle);
-      w.packer().pack(static_cast<uint64_t>(offset));
-      w.AddFrame(core_->has_bulk_path() ? ViewFrame(chunk) : CopyFrame(chunk));
-    });
-    if (!id.ok()) return id.status();
-    in_flight.push_back(*id);
-    if (in_flight.size() >= static_cast<size_t>(kCopyWindow)) {
-      RETURN_IF_ERROR(core_->Await(in_flight.front()).status());
-      in_flight.pop_front();
-    }
-  }
-  for (uint64_t id : in_flight) RETURN_IF_ERROR(core_->Await(id).status());
-  return Status::Ok();
+  ChunkSizer sizer(core_->chunk_bytes_to_remote());
+  Status status = StreamChunks(
+      0, bytes, sizer,
+      {
+          .send =
+              [&](uint64_t offset, size_t size) {
+                return core_->Send(MessageType::kCopyToRemote, 2, [&](MessageWriter& w) {
+                  w.packer().pack(handle);
+                  w.packer().pack(offset);
+                  w.AddFrame(loan.Frame(from + offset, size));
+                });
+              },
+          .receive = [&](const ChunkInFlight& chunk) { return core_->Await(chunk.id).status(); },
+      });
+  return FinishLoan(*core_, loan, std::move(status));
 }
 
 Status RemoteDeviceApi::CopyFromRemote(uint64_t handle, char* to, size_t bytes) {
   auto lock = core_->Lock();
-  struct Pending {
-    uint64_t id;
-    size_t offset;
-    size_t size;
-  };
-  std::deque<Pending> in_flight;
-  auto receive = [&](const Pending& p) -> Status {
-    // On the bulk path the chunk is opened straight into place.
-    ASSIGN_OR_RETURN(ParsedMessage reply, core_->Await(p.id, std::span(to + p.offset, p.size)));
-    ASSIGN_OR_RETURN(const zmq::message_t* frame, reply.Frame(1));
-    if (frame->size() != p.size) {
-      return InternalError("remote copy returned " + std::to_string(frame->size()) +
-                           " bytes instead of " + std::to_string(p.size));
-    }
-    if (frame->data() != to + p.offset) std::memcpy(to + p.offset, frame->data(), p.size);
-    return Status::Ok();
-  };
-  for (size_t offset = 0; offset < bytes; offset += kChunkBytes) {
-    const size_t size = std::min(kChunkBytes, bytes - offset);
-    ASSIGN_OR_RETURN(uint64_t id, core_->Send(MessageType::kCopyFromRemote, 3, [&](MessageWriter& w) {
-      w.packer().pack(handle);
-      w.packer().pack(static_cast<uint64_t>(offset));
-      w.packer().pack(static_cast<uint64_t>(size));
-    }));
-    in_flight.push_back({id, offset, size});
-    if (in_flight.size() >= static_cast<size_t>(kCopyWindow)) {
-      RETURN_IF_ERROR(receive(in_flight.front()));
-      in_flight.pop_front();
-    }
-  }
-  for (const Pending& p : in_flight) RETURN_IF_ERROR(receive(p));
-  return Status::Ok();
+  // A small result that came inline with its call (and has not changed since) is here already.
+  if (core_->CopyInlineResult(handle, to, bytes)) return Status::Ok();
+  ChunkSizer sizer(core_->chunk_bytes_to_host());
+  return StreamChunks(
+      0, bytes, sizer,
+      {
+          .send =
+              [&](uint64_t offset, size_t size) {
+                return core_->Send(MessageType::kCopyFromRemote, 3, [&](MessageWriter& w) {
+                  w.packer().pack(handle);
+                  w.packer().pack(offset);
+                  w.packer().pack(static_cast<uint64_t>(size));
+                });
+              },
+          .receive = [&](const ChunkInFlight& chunk) -> Status {
+            // On the bulk path the chunk is opened straight into place; otherwise it is copied
+            // out of the frame ZeroMQ received it in.
+            char* place = to + chunk.offset;
+            ASSIGN_OR_RETURN(ParsedMessage reply,
+                             core_->Await(chunk.id, std::span(place, chunk.size)));
+            ASSIGN_OR_RETURN(const zmq::message_t* frame, reply.Frame(1));
+            if (frame->size() != chunk.size) {
+              return InternalError("remote copy returned " + std::to_string(frame->size()) +
+                                   " bytes instead of " + std::to_string(chunk.size));
+            }
+            if (frame->data() != place) std::memcpy(place, frame->data(), chunk.size);
+            return Status::Ok();
+          },
+      });
 }
 
 Status RemoteDeviceApi::Synchronize(Device device) {

@@ -17,8 +17,9 @@
 
 namespace ferry::rpc {
 
-// A function in the session. Calling it sends CallFunction; arguments are encoded by
-// SessionCore::PackArgument and the result decoded by SessionCore::ReadResult.
+// A function in the session. Calling it sends CallFunction; arguments are staged and encoded
+// by SessionCore::StageArguments and PackArgument, and the result decoded by ReadResult (with
+// its bytes, when it is a small array: docs/protocol.md, "Tensors in calls").
 class RemoteFunctionNode final : public PackedFuncNode {
  public:
   RemoteFunctionNode(ObjectPtr<SessionCore> core, uint64_t handle)
@@ -56,8 +57,11 @@ class RemoteModuleNode final : public ModuleNode {
 };
 
 // The DeviceApi of a session's remote devices. A remote array's data pointer is its handle.
-// Copies between host and remote memory are cut into kChunkBytes pieces with kCopyWindow in
-// flight, so neither side holds a second full copy; remote-to-remote copies stay remote.
+// Copies between host and remote memory stream in chunks of at most kChunkBytes sized to the
+// link, kCopyWindow in flight (chunk_stream.h), so neither side holds a second full copy;
+// host-to-remote chunks are sent from the caller's buffer without a copy, and a copy to the
+// host of a small call result that came inline costs no request. Remote-to-remote copies
+// stay remote.
 class RemoteDeviceApi final : public DeviceApi {
  public:
   explicit RemoteDeviceApi(SessionCore* core) : core_(core) {}

@@ -24,12 +24,6 @@ namespace ferry::rpc {
 // replies): those that carry bulk bytes. Everything else stays on the worker connection.
 bool IsBulkMessageType(MessageType type);
 
-// A frame over `bytes` without copying them, for a message sent on a SealedChannel, which
-// reads its frames whole before Send returns: `bytes` need only live until then.
-inline zmq::message_t ViewFrame(std::string_view bytes) {
-  return zmq::message_t(const_cast<char*>(bytes.data()), bytes.size(), nullptr, nullptr);
-}
-
 class SealedChannel final : public Channel {
  public:
   // Wraps `inner`; sends in direction `send`, receives the other direction. Errors:

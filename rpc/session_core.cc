@@ -1,6 +1,7 @@
 #include "rpc/session_core.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "rpc/remote_objects.h"
 #include "rpc/sealed_channel.h"
@@ -50,6 +51,9 @@ StatusOr<uint64_t> SessionCore::Send(MessageType type, uint32_t body_size, const
   const Deadline deadline = Clock::now() + timeout_;
   Status flushed = FlushReleases(deadline);
   if (!flushed.ok()) return flushed;
+  // Any request may change any array, so an inline result is stale from here on.
+  ++requests_sent_;
+  inline_result_.reset();
   const uint64_t id = next_request_id_++;
   MessageWriter w = MessageWriter::Request(type, id, MillisecondsUntil(deadline), body_size);
   pack(w);
@@ -62,6 +66,7 @@ StatusOr<uint64_t> SessionCore::Send(MessageType type, uint32_t body_size, const
 }
 
 StatusOr<ParsedMessage> SessionCore::Await(uint64_t request_id, std::span<char> payload_into) {
+  if (!lost_.ok()) return lost_;
   const Deadline deadline = Clock::now() + timeout_;
   Channel* channel = worker_.get();
   if (auto it = bulk_ids_.find(request_id); it != bulk_ids_.end()) {
@@ -136,6 +141,16 @@ Status SessionCore::DiagnoseLostWorker(const Status& lost) {
   return lost_;
 }
 
+Status SessionCore::Abandon(const std::string& why) {
+  if (lost_.ok()) lost_ = UnavailableError(why);
+  // Closing the sockets (linger 0) makes ZeroMQ drop whatever it still queues for them.
+  bulk_.reset();
+  worker_.reset();
+  bulk_ids_.clear();
+  inline_result_.reset();
+  return lost_;
+}
+
 Status SessionCore::Close() {
   auto lock = Lock();
   if (closed_ || !lost_.ok()) {
@@ -206,6 +221,45 @@ Status SessionCore::PackArgument(MessageWriter& w, const Value& value) {
   }
 }
 
+StatusOr<std::vector<Value>> SessionCore::StageArguments(std::span<const Value> args) {
+  std::vector<Value> staged;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].kind() != Value::Kind::kNDArray) continue;
+    const NDArray array = args[i].As<NDArray>().value();
+    if (array.is_null() || array.device().type != kDLCPU || array.NumBytes() <= kInlineArrayBytes) {
+      continue;
+    }
+    if (staged.empty()) staged.assign(args.begin(), args.end());
+    StatusOr<NDArray> remote =
+        AllocArray(array.shape(), array.dtype(), Device::Remote(Device::Cpu()));
+    Status copied = remote.ok() ? remote->CopyFrom(array) : remote.status();
+    if (!copied.ok()) return copied.WithContext("streaming argument " + std::to_string(i));
+    staged[i] = Value(*remote);
+  }
+  return staged;
+}
+
+StatusOr<NDArray> SessionCore::AllocArray(const std::vector<int64_t>& shape, DataType dtype,
+                                          Device device) {
+  ASSIGN_OR_RETURN(ParsedMessage reply, Call(MessageType::kAllocArray, 3, [&](MessageWriter& w) {
+                     PackShape(w.packer(), shape);
+                     PackDataType(w.packer(), dtype);
+                     PackDevice(w.packer(), device.Local());
+                   }));
+  RETURN_IF_ERROR(CheckBodySize(reply, 1));
+  ASSIGN_OR_RETURN(Value array, ReadResult(reply.item(0), reply));
+  return array.As<NDArray>();
+}
+
+bool SessionCore::CopyInlineResult(uint64_t handle, void* to, size_t bytes) {
+  if (!inline_result_ || inline_result_->handle != handle ||
+      inline_result_->after_request != requests_sent_ || bytes > inline_result_->bytes.size()) {
+    return false;
+  }
+  if (bytes != 0) std::memcpy(to, inline_result_->bytes.data(), bytes);
+  return true;
+}
+
 NDArray SessionCore::MakeRemoteArray(uint64_t handle, std::vector<int64_t> shape, DataType dtype,
                                      Device remote_device) {
   return NDArray::Adopt(reinterpret_cast<void*>(static_cast<uintptr_t>(handle)), std::move(shape),
@@ -213,7 +267,7 @@ NDArray SessionCore::MakeRemoteArray(uint64_t handle, std::vector<int64_t> shape
 }
 
 StatusOr<Value> SessionCore::ReadResult(const msgpack::object& encoded,
-                                        const ParsedMessage& message) {
+                                        const ParsedMessage& message, bool accept_inline) {
   ASSIGN_OR_RETURN(std::optional<Value> plain, ReadPlainValue(encoded, message));
   if (plain && plain->kind() == Value::Kind::kDevice) {
     return Value(Device::Remote(plain->As<Device>().value()));
@@ -230,7 +284,20 @@ StatusOr<Value> SessionCore::ReadResult(const msgpack::object& encoded,
       ASSIGN_OR_RETURN(std::vector<int64_t> shape, ReadIntArray(items[2], "shape"));
       ASSIGN_OR_RETURN(DataType dtype, ReadDataType(items[3]));
       ASSIGN_OR_RETURN(Device device, ReadDevice(items[4]));
-      return Value(MakeRemoteArray(handle, std::move(shape), dtype, Device::Remote(device)));
+      NDArray array = MakeRemoteArray(handle, std::move(shape), dtype, Device::Remote(device));
+      if (size >= 6 && accept_inline) {
+        // [8, handle, shape, dtype, device, frame]: the array's bytes as they were at the reply.
+        ASSIGN_OR_RETURN(uint64_t index, ReadUint(items[5], "inline array frame"));
+        ASSIGN_OR_RETURN(const zmq::message_t* frame, message.Frame(index));
+        if (frame->size() != array.NumBytes()) {
+          return InvalidArgumentError("malformed reply: array " + array.ToString() + " needs " +
+                                      std::to_string(array.NumBytes()) +
+                                      " bytes, its inline frame has " +
+                                      std::to_string(frame->size()));
+        }
+        inline_result_ = InlineResult{handle, requests_sent_, ShareFrame(*frame)};
+      }
+      return Value(std::move(array));
     }
     case WireKind::kModule: {
       std::string type_key = size >= 3 ? ReadString(items[2], "type key").value_or("") : "";

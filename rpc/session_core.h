@@ -96,6 +96,11 @@ class SessionCore : public Object {
   // Holds the call lock for a sequence of Send/Await.
   std::unique_lock<std::mutex> Lock() { return std::unique_lock(call_mutex_); }
 
+  // Ends the session's use of its connections now: closes them (ZeroMQ drops the messages it
+  // still holds, which releases lent frames; frame_loan.h) and makes every later call fail
+  // with kUnavailable naming `why`. Returns that status. Holds the call lock.
+  Status Abandon(const std::string& why);
+
   // Queues `handle` for release with the next request. Thread-safe, never blocks on I/O.
   void Release(uint64_t handle);
 
@@ -103,18 +108,47 @@ class SessionCore : public Object {
   // inline, plain values as themselves. Errors: kInvalidArgument for objects of another
   // session or local modules and functions.
   Status PackArgument(MessageWriter& writer, const Value& value);
-  // Decodes a result, wrapping handles into remote objects of this session.
-  StatusOr<Value> ReadResult(const msgpack::object& encoded, const ParsedMessage& message);
+  // The arguments of a call as they are sent: each CPU array larger than kInlineArrayBytes is
+  // replaced by a new array on the remote CPU holding a copy of it, streamed there in chunks
+  // like any host-to-remote copy (so no frame carries more than a chunk and the worker holds
+  // it once); everything else is passed as it is. Returns an empty vector when nothing
+  // needed replacing. The new arrays' handles are released once the caller drops them.
+  // Errors: those of AllocArray and of the copy. Takes the call lock itself.
+  StatusOr<std::vector<Value>> StageArguments(std::span<const Value> args);
+  // Decodes a result, wrapping handles into remote objects of this session. With
+  // `accept_inline` (CallFunction replies, read under the call lock right after Await), an
+  // array result that carries its bytes inline (docs/protocol.md, "Inline results") is
+  // remembered until the next request, so that copying it to the host costs no round trip.
+  StatusOr<Value> ReadResult(const msgpack::object& encoded, const ParsedMessage& message,
+                             bool accept_inline = false);
 
+  // A new array on remote device `device` (marked remote; AllocArray). Errors: the remote
+  // ones (kResourceExhausted past the session's limit, kInvalidArgument for a bad shape).
+  StatusOr<NDArray> AllocArray(const std::vector<int64_t>& shape, DataType dtype, Device device);
   // Wraps a remote array handle (as AllocArray returns) into an NDArray.
   NDArray MakeRemoteArray(uint64_t handle, std::vector<int64_t> shape, DataType dtype,
                           Device remote_device);
+
+  // When no request has been sent since the reply that carried array `handle`'s bytes inline,
+  // copies its first `bytes` bytes to `to` and returns true (no round trip); else false.
+  // Holds the call lock.
+  bool CopyInlineResult(uint64_t handle, void* to, size_t bytes);
+  // The largest CPU array result a call asks to receive inline; 0 asks for none.
+  uint64_t inline_result_bytes() const { return inline_result_bytes_; }
+  void set_inline_result_bytes(uint64_t bytes) { inline_result_bytes_ = bytes; }
+  // The chunk size the last transfer to the session (copies to remote arrays, uploads) or
+  // from it (copies to the host, downloads) reached: where the next one starts (ChunkSizer in
+  // chunk_stream.h); 0 before the first. Used under the call lock.
+  size_t* chunk_bytes_to_remote() { return &chunk_bytes_to_remote_; }
+  size_t* chunk_bytes_to_host() { return &chunk_bytes_to_host_; }
+  // Requests sent so far (one-way ReleaseHandles not counted). Holds the call lock.
+  uint64_t requests_sent() const { return requests_sent_; }
 
   // Sends CloseSession (best effort, short deadline) and stops accepting calls.
   Status Close();
 
   // Whether bulk requests go to a bulk channel. Its requests are sealed, so read whole,
-  // before Send returns: their frames may then refer to the caller's memory without a copy.
+  // before Send returns (frames lent to it, frame_loan.h, come back at once).
   bool has_bulk_path() const { return bulk_ != nullptr; }
 
   DeviceApi* device_api() const { return device_api_.get(); }
@@ -137,6 +171,18 @@ class SessionCore : public Object {
 
   std::mutex call_mutex_;
   uint64_t next_request_id_ = 1;
+  uint64_t requests_sent_ = 0;
+  size_t chunk_bytes_to_remote_ = 0;
+  size_t chunk_bytes_to_host_ = 0;
+  uint64_t inline_result_bytes_ = kInlineResultBytes;
+  // The bytes of the last array result that came inline, valid while requests_sent_ is
+  // still `after_request`.
+  struct InlineResult {
+    uint64_t handle = 0;
+    uint64_t after_request = 0;
+    zmq::message_t bytes;
+  };
+  std::optional<InlineResult> inline_result_;
   // Ids of requests sent on the bulk channel and not yet awaited (or abandoned).
   std::set<uint64_t> bulk_ids_;
   bool closed_ = false;

@@ -1,5 +1,6 @@
 #include "rpc/session_server.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <openssl/crypto.h>
@@ -105,17 +106,24 @@ StatusOr<T> SessionServer::Lookup(const msgpack::object& encoded, std::string_vi
                               std::string(ObjectKindName(it->second.index())));
 }
 
-void SessionServer::PackValue(MessageWriter& writer, const Value& value) {
+void SessionServer::PackValue(MessageWriter& writer, const Value& value, uint64_t inline_bytes) {
   if (PackPlainValue(writer, value)) return;
   auto& p = writer.packer();
   if (value.kind() == Value::Kind::kNDArray) {
     NDArray array = value.As<NDArray>().value();
-    p.pack_array(5);
+    // A small CPU array comes with a copy of its bytes (taken now: the array may change with
+    // the next request while ZeroMQ still sends the reply).
+    const bool with_bytes = array.device().type == kDLCPU && array.NumBytes() <= inline_bytes;
+    p.pack_array(with_bytes ? 6 : 5);
     p.pack(static_cast<uint8_t>(WireKind::kRemoteArray));
     p.pack(AddHandle(array));
     PackShape(p, array.shape());
     PackDataType(p, array.dtype());
     PackDevice(p, array.device());
+    if (with_bytes) {
+      p.pack(writer.AddFrame(
+          CopyFrame(std::string_view(array.data_as<const char>(), array.NumBytes()))));
+    }
   } else if (value.kind() == Value::Kind::kModule) {
     Module module = value.As<Module>().value();
     p.pack_array(3);
@@ -206,6 +214,12 @@ StatusOr<Frames> SessionServer::CallFunction(const ParsedMessage& m) {
   RETURN_IF_ERROR(CheckBodySize(m, 2));
   ASSIGN_OR_RETURN(PackedFunc f, Lookup<PackedFunc>(m.item(0), "function"));
   ASSIGN_OR_RETURN(const msgpack::object* encoded_args, ReadArray(m.item(1), "arguments", 0));
+  // Optional: the largest CPU array result the client wants with its bytes.
+  uint64_t inline_bytes = 0;
+  if (m.body_size() >= 3) {
+    ASSIGN_OR_RETURN(inline_bytes, ReadUint(m.item(2), "inline result bytes"));
+    inline_bytes = std::min(inline_bytes, kMaxInlineResultBytes);
+  }
   std::vector<Value> args;
   args.reserve(encoded_args->via.array.size);
   for (uint32_t i = 0; i < encoded_args->via.array.size; ++i) {
@@ -215,7 +229,7 @@ StatusOr<Frames> SessionServer::CallFunction(const ParsedMessage& m) {
   }
   ASSIGN_OR_RETURN(Value result, f.CallPacked(args));
   MessageWriter w = MessageWriter::Reply(m.request_id, Status::Ok(), 1);
-  PackValue(w, result);
+  PackValue(w, result, inline_bytes);
   return std::move(w).Finish();
 }
 

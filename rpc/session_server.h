@@ -77,7 +77,9 @@ class SessionServer {
   template <typename T>
   StatusOr<T> Lookup(const msgpack::object& handle, std::string_view what) const;
   // Encodes a call result or any Value (registering handles for arrays, modules, functions).
-  void PackValue(MessageWriter& writer, const Value& value);
+  // A CPU array of at most `inline_bytes` also carries a copy of its bytes (docs/protocol.md,
+  // "Tensors in calls").
+  void PackValue(MessageWriter& writer, const Value& value, uint64_t inline_bytes = 0);
   StatusOr<Value> ReadValue(const msgpack::object& encoded, const ParsedMessage& message) const;
   StatusOr<SessionFiles*> Files() const;
 

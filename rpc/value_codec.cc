@@ -1,6 +1,42 @@
 #include "rpc/value_codec.h"
 
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
 namespace ferry::rpc {
+namespace {
+
+// Keeps a received frame's bytes alive for the arrays that use them in place.
+class FrameHolder final : public Object {
+ public:
+  explicit FrameHolder(zmq::message_t frame) : frame_(std::move(frame)) {}
+  void* data() { return frame_.data(); }
+
+ private:
+  zmq::message_t frame_;
+};
+
+// Whether `data` may hold elements of `dtype` in place: aligned to the element's size (a
+// power of two up to kAllocAlignment), as code reading typed elements assumes.
+bool AlignedFor(const void* data, DataType dtype) {
+  const size_t element = std::bit_ceil(std::max<size_t>(1, dtype.bytes()));
+  const size_t alignment = std::min(element, kAllocAlignment);
+  return reinterpret_cast<uintptr_t>(data) % alignment == 0;
+}
+
+}  // namespace
+
+NDArray FrameArray(const zmq::message_t& frame, std::vector<int64_t> shape, DataType dtype) {
+  auto holder = MakeObject<FrameHolder>(ShareFrame(frame));
+  if (frame.size() == 0 || !AlignedFor(holder->data(), dtype)) {
+    NDArray copy = NDArray::Empty(std::move(shape), dtype, Device::Cpu()).value();
+    if (frame.size() != 0) std::memcpy(copy.data(), frame.data(), frame.size());
+    return copy;
+  }
+  void* data = holder->data();
+  return NDArray::Adopt(data, std::move(shape), dtype, Device::Cpu(), nullptr, std::move(holder));
+}
 
 bool PackPlainValue(MessageWriter& writer, const Value& value) {
   auto& p = writer.packer();
@@ -144,14 +180,17 @@ StatusOr<std::optional<Value>> ReadPlainValue(const msgpack::object& encoded,
       if (shape.size() > static_cast<size_t>(kMaxNdim)) {
         return InvalidArgumentError("malformed message: array has too many dimensions");
       }
-      ASSIGN_OR_RETURN(NDArray array, NDArray::Empty(shape, dtype, Device::Cpu()));
-      if (array.NumBytes() != frame->size()) {
-        return InvalidArgumentError("malformed message: array " + array.ToString() + " needs " +
-                                    std::to_string(array.NumBytes()) + " bytes, frame has " +
-                                    std::to_string(frame->size()));
+      ASSIGN_OR_RETURN(int64_t elements, ShapeNumElements(shape));
+      uint64_t bytes = 0;
+      const bool overflows =
+          __builtin_mul_overflow(static_cast<uint64_t>(elements), dtype.bytes(), &bytes);
+      if (overflows || bytes != frame->size()) {
+        return InvalidArgumentError(
+            "malformed message: array " + dtype.ToString() + ShapeToString(shape) + " needs " +
+            (overflows ? std::string("more than 2^64") : std::to_string(bytes)) +
+            " bytes, frame has " + std::to_string(frame->size()));
       }
-      RETURN_IF_ERROR(array.CopyFromBytes(frame->data(), frame->size()));
-      return std::optional<Value>(Value(array));
+      return std::optional<Value>(Value(FrameArray(*frame, std::move(shape), dtype)));
     }
     default:
       return std::optional<Value>();

@@ -2,7 +2,9 @@
 // whose first item is a WireKind:
 //   [0] null  [1, bool]  [2, int]  [3, float]  [4, string]  [5, frame]  bytes in a bulk frame
 //   [6, device_type, device_id]  [7, code, bits, lanes]
-//   [8, handle, shape, dtype, device]  an array living in the session (remote NDArray)
+//   [8, handle, shape, dtype, device]  an array living in the session (remote NDArray); a
+//                                      sixth item, a frame, holds a copy of a small result
+//                                      the call asked for inline
 //   [9, shape, dtype, frame]           a host array sent inline, its bytes in a bulk frame
 //   [10, handle, type_key]             a module living in the session
 //   [11, handle]                       a function living in the session
@@ -42,8 +44,14 @@ void PackHostArray(MessageWriter& writer, const NDArray& array);
 // Reads the wire kind of an encoded value. Errors: kInvalidArgument.
 StatusOr<WireKind> ReadWireKind(const msgpack::object& encoded);
 
-// Decodes the plain kinds (as PackPlainValue) and host arrays (copied into a new CPU array);
-// returns nullopt for handle kinds, which the caller resolves. Errors: kInvalidArgument.
+// A CPU array over a received frame's bytes, without copying them when they are aligned for
+// `dtype` (else a copy, as for an empty frame). The array keeps the bytes alive (ShareFrame)
+// and writes to it land in them. `frame.size()` must be the array's size.
+NDArray FrameArray(const zmq::message_t& frame, std::vector<int64_t> shape, DataType dtype);
+
+// Decodes the plain kinds (as PackPlainValue) and host arrays (used in place from their frame:
+// FrameArray); returns nullopt for handle kinds, which the caller resolves. Errors:
+// kInvalidArgument.
 StatusOr<std::optional<Value>> ReadPlainValue(const msgpack::object& encoded,
                                               const ParsedMessage& message);
 

@@ -18,6 +18,12 @@ ferry_add_test(agent_wire_capture_test SOURCES agent_wire_capture_test.cc netns_
 target_compile_definitions(agent_wire_capture_test PRIVATE
   FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>")
 add_dependencies(agent_wire_capture_test ferry-agent)
+# Tensor bytes in calls against a real ferry-agent: an argument over the frame limit streams in
+# chunks and arrives intact, with the worker holding it once; small ones travel inline.
+ferry_add_test(agent_tensor_path_test SOURCES agent_tensor_path_test.cc LIBS ferry_rpc ferry_compiler)
+target_compile_definitions(agent_tensor_path_test PRIVATE
+  FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>")
+add_dependencies(agent_tensor_path_test ferry-agent)
 # Faults a real ferry-agent survives: killed during an upload, a full disk (tmpfs; root), a
 # worker over its memory limit.
 ferry_add_test(agent_fault_test SOURCES agent_fault_test.cc LIBS ferry_rpc ferry_compiler)

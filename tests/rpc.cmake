@@ -16,6 +16,9 @@ ferry_add_test(rpc_frame_sealer_test SOURCES rpc_frame_sealer_test.cc LIBS ferry
 ferry_add_test(rpc_bulk_path_test SOURCES rpc_bulk_path_test.cc LIBS ferry_rpc ferry_compiler)
 target_compile_definitions(rpc_bulk_path_test PRIVATE FERRY_AGENT_PATH="$<TARGET_FILE:ferry-agent>")
 add_dependencies(rpc_bulk_path_test ferry-agent)
+# How tensor bytes travel in a session: inline results, large arguments streamed in chunks,
+# small ones used from their frame, zero-copy sends that wait for the transport to let go.
+ferry_add_test(rpc_tensor_path_test SOURCES rpc_tensor_path_test.cc LIBS ferry_rpc)
 # The retry policy of idempotent client steps.
 ferry_add_test(rpc_retry_test SOURCES rpc_retry_test.cc LIBS ferry_rpc)
 # CURVE key files and key arguments.
