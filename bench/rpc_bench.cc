@@ -335,7 +335,9 @@ std::string Verdicts(std::initializer_list<std::optional<double>> ratios, bool a
 }
 
 // `sessions`: the names of the Ferry sessions measured, "ferry" first.
-void PrintSummary(const RecordingReporter& r, const std::vector<std::string>& sessions) {
+// `first_copyto_seconds`: Fixture::first_copyto_seconds.
+void PrintSummary(const RecordingReporter& r, const std::vector<std::string>& sessions,
+                  const std::vector<double>& first_copyto_seconds) {
   std::printf(
       "\nFerry remote session summary: real time (median over repetitions); every ratio is\n"
       "against a raw ZeroMQ baseline measured in this same run, over tcp on 127.0.0.1.\n"
@@ -455,6 +457,15 @@ void PrintSummary(const RecordingReporter& r, const std::vector<std::string>& se
         "  %-21s %7s %8s %8s %8s %10s %11s %11s\n%s",
         "direction", "size", "ferry", "client", "worker", "raw_thread", "raw_process",
         "raw_chunked", fault_lines.c_str());
+  }
+  if (first_copyto_seconds.size() == std::size(kCopySizes)) {
+    std::printf(
+        "\nremote->host CopyTo, the process's first host array of each size (fresh pages; the\n"
+        "timed CopyTo rows reuse memory freed by earlier ones), set-up, one run each:\n");
+    for (size_t i = 0; i < std::size(kCopySizes); ++i) {
+      std::printf("  %7s %6.2f GB/s\n", (std::to_string(kCopySizes[i] / kMiB) + " MiB").c_str(),
+                  static_cast<double>(kCopySizes[i]) / first_copyto_seconds[i] / 1e9);
+    }
   }
 
   const std::optional<double> fresh = r.Seconds("upload/fresh");
@@ -606,7 +617,7 @@ int Main(int argc, char** argv) {
         for (const SecureSession& secure : fixture.secure) secure_names.push_back(secure.name);
         std::vector<std::string> sessions = {"ferry"};
         sessions.insert(sessions.end(), secure_names.begin(), secure_names.end());
-        PrintSummary(reporter, sessions);
+        PrintSummary(reporter, sessions, fixture.first_copyto_seconds);
         PrintSecureSummary(reporter, secure_names);
       }
       fixture.copies.clear();

@@ -193,6 +193,8 @@ struct Fixture {
   PackedFunc echo;
   std::vector<SecureSession> secure;
   std::vector<CopyCase> copies;
+  // Seconds of the process's first CopyTo(Cpu()) of each copy size, in kCopySizes' order.
+  std::vector<double> first_copyto_seconds;
   ModelCase mlp;
   RawClient* raw[2] = {nullptr, nullptr};  // thread, process
   std::string fresh_upload;                // its first 8 bytes change before each upload
@@ -213,8 +215,8 @@ StatusOr<bool> UploadBeginOnly(rpc::RemoteSession& remote, const std::string& la
                                const std::string& digest, size_t size);
 
 // Prepares the arrays and uploads, and runs every path once: each Ferry copy is checked byte
-// for byte in every session (CopyTo on the smallest size only: it allocates), each raw
-// exchange for its sizes, and an upload of new content through each secure session. Builds
+// for byte in every session (and CopyTo(Cpu()) in the plaintext one, timed into
+// first_copyto_seconds), each raw exchange for its sizes, and an upload of new content through each secure session. Builds
 // the zoo mlp (a few seconds of the system C++ compiler), loads it here and in every session,
 // and checks that each remote run's output equals the local one bit for bit.
 Status PrepareFixture(Fixture& f);

@@ -1,6 +1,8 @@
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -20,22 +22,34 @@ namespace {
 // that fits it, so that repeatedly allocating large arrays (a remote output copied into a new
 // host array, a large argument staged in a session worker) does not land every byte on a
 // fresh page: a fresh page costs a fault and zeroing, and on the VMs these were measured on
-// 256 MiB first touched ran at 1.2-2.9 GB/s against 12 GB/s into kept pages. Kept mappings
-// are marked MADV_FREE, so the kernel may take their pages back under memory pressure (a page
-// it took reads as zeros, and writing it faults in a fresh one).
+// 256 MiB first touched ran at 1.2-2.9 GB/s against 12 GB/s into kept pages. Like malloc's
+// heap, this holds freed memory: at most kKeptMappings mappings and kKeptBytes, each given
+// back (unmapped) at the first large allocation or free more than kKeepFor after it was
+// freed, and none at all in a process with an address-space limit (a session worker under
+// --worker-max-memory), where held memory could make other allocations fail.
 //
 // Measured alternatives (allocate 256 MiB, copy into it, free; repeated): MAP_POPULATE gained
 // 5-7% over faulting 4 KiB pages on first touch; MADV_HUGEPAGE on a 2 MiB-aligned mapping ran
 // at 12 GB/s when the freed huge pages were reused at once but at 0.5 GB/s when they had been
 // free for a second or more, slower than 4 KiB pages, because the VM's balloon reports free
-// 2 MiB blocks to the host, which then backs them anew.
+// 2 MiB blocks to the host, which then backs them anew; keeping freed mappings as MADV_FREE
+// (reclaimable) cost 5 ms per 256 MiB freed and doubled the time to rewrite them.
 //
 // Smaller arrays come from malloc, whose heap reuses freed memory on its own.
 constexpr size_t kLargeArrayBytes = size_t{16} << 20;
 constexpr size_t kPageBytes = 4096;
-// At most this many freed mappings, and bytes in them, are kept.
-constexpr size_t kKeptMappings = 4;
-constexpr size_t kKeptBytes = size_t{1} << 30;
+constexpr size_t kKeptMappings = 2;
+constexpr size_t kKeptBytes = size_t{512} << 20;
+constexpr auto kKeepFor = std::chrono::seconds(10);
+
+// Whether this process may keep freed mappings: it has no address-space limit.
+bool MayKeepMappings() {
+  static const bool may = [] {
+    rlimit limit{};
+    return getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur == RLIM_INFINITY;
+  }();
+  return may;
+}
 
 // The mappings made for large arrays. Thread-safe.
 class LargeMappings {
@@ -45,8 +59,11 @@ class LargeMappings {
   // Null when the kernel refuses one even then.
   void* Map(size_t bytes) {
     const size_t length = (bytes + kPageBytes - 1) / kPageBytes * kPageBytes;
+    std::vector<Mapping> unmap;
+    void* data = nullptr;
     {
       std::lock_guard lock(mutex_);
+      Age(unmap);
       auto best = kept_.end();
       for (auto it = kept_.begin(); it != kept_.end(); ++it) {
         if (it->length >= length && it->length / 2 <= length &&
@@ -55,16 +72,22 @@ class LargeMappings {
         }
       }
       if (best != kept_.end()) {
-        const Mapping reused = *best;
+        data = best->data;
+        live_[data] = best->length;
+        kept_bytes_ -= best->length;
         kept_.erase(best);
-        kept_bytes_ -= reused.length;
-        live_[reused.data] = reused.length;
-        return reused.data;
       }
     }
-    void* data = NewMapping(length);
+    Unmap(unmap);
+    if (data != nullptr) return data;
+    data = NewMapping(length);
     if (data == nullptr) {
-      DropKept();
+      {
+        std::lock_guard lock(mutex_);
+        unmap.swap(kept_);
+        kept_bytes_ = 0;
+      }
+      Unmap(unmap);
       data = NewMapping(length);
       if (data == nullptr) return nullptr;
     }
@@ -76,16 +99,15 @@ class LargeMappings {
   // Releases `data` when it is one of these mappings (keeping it for reuse, or unmapping
   // it); false otherwise.
   bool Release(void* data) {
-    Mapping released;
     std::vector<Mapping> unmap;
     {
       std::lock_guard lock(mutex_);
       auto it = live_.find(data);
       if (it == live_.end()) return false;
-      released = {data, it->second};
+      const Mapping released{data, it->second, Clock::now()};
       live_.erase(it);
-      if (released.length <= kKeptBytes) {
-        (void)::madvise(data, released.length, MADV_FREE);
+      Age(unmap);
+      if (MayKeepMappings() && released.length <= kKeptBytes) {
         kept_.push_back(released);
         kept_bytes_ += released.length;
         // The oldest go first.
@@ -98,14 +120,16 @@ class LargeMappings {
         unmap.push_back(released);
       }
     }
-    for (const Mapping& m : unmap) ::munmap(m.data, m.length);
+    Unmap(unmap);
     return true;
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
   struct Mapping {
     void* data = nullptr;
     size_t length = 0;
+    Clock::time_point freed;
   };
 
   static void* NewMapping(size_t length) {
@@ -113,15 +137,17 @@ class LargeMappings {
         ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return data == MAP_FAILED ? nullptr : data;
   }
-
-  void DropKept() {
-    std::vector<Mapping> unmap;
-    {
-      std::lock_guard lock(mutex_);
-      unmap.swap(kept_);
-      kept_bytes_ = 0;
+  static void Unmap(const std::vector<Mapping>& mappings) {
+    for (const Mapping& m : mappings) ::munmap(m.data, m.length);
+  }
+  // Moves the kept mappings freed more than kKeepFor ago to `unmap` (mutex_ held).
+  void Age(std::vector<Mapping>& unmap) {
+    const Clock::time_point now = Clock::now();
+    while (!kept_.empty() && now - kept_.front().freed > kKeepFor) {
+      unmap.push_back(kept_.front());
+      kept_bytes_ -= kept_.front().length;
+      kept_.erase(kept_.begin());
     }
-    for (const Mapping& m : unmap) ::munmap(m.data, m.length);
   }
 
   std::mutex mutex_;

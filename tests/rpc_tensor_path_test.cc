@@ -10,6 +10,7 @@
 //     does;
 //   - bad input (an inline result of the wrong size) is a clear error.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -316,6 +317,29 @@ TEST_F(TensorPathTest, SmallArgumentIsUsedStraightFromItsFrame) {
   EXPECT_EQ(seen_device_, Device::Cpu());
   EXPECT_EQ(seen_data_, host.data());
   EXPECT_EQ(Served(MessageType::kAllocArray), 0);
+}
+
+// Minor page faults of this process so far.
+long MinorFaults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
+
+TEST_F(TensorPathTest, RepeatedCopiesToNewHostArraysReuseTheirMemory) {
+  Start();
+  const size_t size = size_t{32} << 20;
+  const NDArray host = Bytes(size, 7);
+  ASSERT_OK_AND_ASSIGN(NDArray remote_array, remote_->Empty({static_cast<int64_t>(size)},
+                                                            DataType::UInt8(), remote_->Cpu()));
+  ASSERT_OK(remote_array.CopyFrom(host));
+  ASSERT_OK(remote_array.CopyTo(Device::Cpu()));  // the first lands on fresh pages
+  const long before = MinorFaults();
+  ASSERT_OK_AND_ASSIGN(NDArray back, remote_array.CopyTo(Device::Cpu()));
+  const long faults = MinorFaults() - before;
+  EXPECT_TRUE(SameBytes(back, host));
+  // 8192 if every 4 KiB page of the new array were fresh.
+  EXPECT_LT(faults, 800) << "the freed array's pages were not reused";
 }
 
 TEST(FrameArrayTest, AlignedBytesAreUsedInPlaceAndMisalignedOnesCopied) {
