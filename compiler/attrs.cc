@@ -68,4 +68,19 @@ Status CheckKnownAttrs(const Attrs& attrs, std::span<const std::string_view> kno
   return Status::Ok();
 }
 
+int64_t IntAttrOr(const Attrs& attrs, const std::string& name, int64_t fallback) {
+  auto it = attrs.find(name);
+  if (it == attrs.end()) return fallback;
+  const int64_t* v = std::get_if<int64_t>(&it->second);
+  return v ? *v : fallback;
+}
+
+double FloatAttrOr(const Attrs& attrs, const std::string& name, double fallback) {
+  auto it = attrs.find(name);
+  if (it == attrs.end()) return fallback;
+  if (const double* v = std::get_if<double>(&it->second)) return *v;
+  if (const int64_t* v = std::get_if<int64_t>(&it->second)) return static_cast<double>(*v);
+  return fallback;
+}
+
 }  // namespace ferry::compiler

@@ -33,6 +33,10 @@ StatusOr<std::vector<int64_t>> GetIntListAttr(const Attrs& attrs, const std::str
 StatusOr<std::vector<double>> GetFloatListAttr(const Attrs& attrs, const std::string& name,
                                                std::vector<double> fallback);
 // kInvalidArgument naming the first attribute not in `known`.
+// The attribute's value, or `fallback` when it is absent or of another type: for passes that
+// only inspect attributes (the lowerings validate them).
+int64_t IntAttrOr(const Attrs& attrs, const std::string& name, int64_t fallback);
+double FloatAttrOr(const Attrs& attrs, const std::string& name, double fallback);
 Status CheckKnownAttrs(const Attrs& attrs, std::span<const std::string_view> known);
 
 }  // namespace ferry::compiler

@@ -19,20 +19,12 @@ namespace {
 
 using kernels::kChannelBlock;
 
-int64_t IntAttr(const Attrs& attrs, const char* name, int64_t fallback) {
-  StatusOr<int64_t> v = GetIntAttr(attrs, name, fallback);
-  return v.ok() ? *v : fallback;
-}
-double FloatAttr(const Attrs& attrs, const char* name, double fallback) {
-  StatusOr<double> v = GetFloatAttr(attrs, name, fallback);
-  return v.ok() ? *v : fallback;
-}
 
 bool IsFloat4d(const TensorInfo& t) { return t.dtype == DataType::Float32() && t.shape.size() == 4; }
 
 // A clip that keeps the blocks' zero padding zero.
 bool IsZeroPreservingClip(const Attrs& attrs) {
-  return FloatAttr(attrs, "min", 0.0) <= 0.0 && FloatAttr(attrs, "max", 6.0) >= 0.0;
+  return FloatAttrOr(attrs, "min", 0.0) <= 0.0 && FloatAttrOr(attrs, "max", 6.0) >= 0.0;
 }
 
 // Element-wise operators that apply to a tensor in any layout. With channel blocks only those
@@ -60,7 +52,7 @@ bool NeedsChannelsLast(const Model& model) {
     if (IsUnary(node.op) && !IsZeroPreservingUnary(node.op, attrs)) return true;
     if (IsBinary(node.op) && !IsZeroPreservingBinary(node.op)) return true;
     if (node.op == "conv2d" && node.inputs.size() >= 2) {
-      const int64_t groups = IntAttr(attrs, "groups", 1);
+      const int64_t groups = IntAttrOr(attrs, "groups", 1);
       const int64_t channels = model.graph.entries[node.inputs[0]].shape.size() == 4
                                    ? model.graph.entries[node.inputs[0]].shape[1]
                                    : 0;
@@ -152,8 +144,8 @@ class Converter {
               plan->activation_node = next;
             } else if (act.op == "clip" && IsZeroPreservingClip(model_.node_attrs[next])) {
               plan->attrs.activation = kernels::Activation::kClip;
-              plan->attrs.clip_min = FloatAttr(model_.node_attrs[next], "min", 0.0);
-              plan->attrs.clip_max = FloatAttr(model_.node_attrs[next], "max", 6.0);
+              plan->attrs.clip_min = FloatAttrOr(model_.node_attrs[next], "min", 0.0);
+              plan->attrs.clip_max = FloatAttrOr(model_.node_attrs[next], "max", 6.0);
               plan->activation_node = next;
             }
           }
@@ -206,7 +198,7 @@ class Converter {
     k.out_channels = weight.shape[0];
     k.kernel[0] = weight.shape[2];
     k.kernel[1] = weight.shape[3];
-    k.groups = IntAttr(attrs, "groups", 1);
+    k.groups = IntAttrOr(attrs, "groups", 1);
     const bool depthwise = k.groups > 1 && k.groups == k.channels && k.groups == k.out_channels;
     // Channels last takes any groups; channel blocks only depthwise ones.
     if (k.groups != 1 && !depthwise && !ChannelsLast()) return std::nullopt;
@@ -216,21 +208,21 @@ class Converter {
     lowering::CopyDims(w->strides, k.strides);
     lowering::CopyDims(w->padding, k.padding);
     lowering::CopyDims(w->dilation, k.dilation);
-    const bool bias = IntAttr(attrs, "bias", node.inputs.size() == 3 ? 1 : 0) != 0;
-    const bool batch_norm = IntAttr(attrs, "batch_norm", 0) != 0;
-    if (node.inputs.size() != 2 + (bias ? 1 : 0) + (batch_norm ? 4 : 0)) return std::nullopt;
+    const bool bias = IntAttrOr(attrs, "bias", node.inputs.size() == 3 ? 1 : 0) != 0;
+    const bool batch_norm = IntAttrOr(attrs, "batch_norm", 0) != 0;
+    if (node.inputs.size() != size_t{2} + (bias ? 1 : 0) + (batch_norm ? 4 : 0)) return std::nullopt;
     plan.weight = node.inputs[1];
     if (bias) plan.bias = node.inputs[2];
     if (batch_norm) {
       const size_t b = bias ? 3 : 2;
       plan.batch_norm = {node.inputs[b], node.inputs[b + 1], node.inputs[b + 2], node.inputs[b + 3]};
-      plan.epsilon = FloatAttr(attrs, "epsilon", 1e-5);
+      plan.epsilon = FloatAttrOr(attrs, "epsilon", 1e-5);
     }
-    const int64_t activation = IntAttr(attrs, "activation", 0);
+    const int64_t activation = IntAttrOr(attrs, "activation", 0);
     if (activation < 0 || activation > 2) return std::nullopt;
     k.activation = static_cast<kernels::Activation>(activation);
-    k.clip_min = FloatAttr(attrs, "clip_min", 0.0);
-    k.clip_max = FloatAttr(attrs, "clip_max", 6.0);
+    k.clip_min = FloatAttrOr(attrs, "clip_min", 0.0);
+    k.clip_max = FloatAttrOr(attrs, "clip_max", 6.0);
     k.layout = layout_;
     // With channel blocks an image's few channels are read as they are; anything wider is
     // blocked. Channels last reads every input in that layout.
@@ -315,7 +307,10 @@ class Converter {
       if (plans_[n]->add_node >= 0) return Status::Ok();  // emitted at its add
       return EmitConvolution(n);
     }
-    if (node.outputs.size() == 1 && EmitBlocked(n)) return last_status_;
+    if (node.outputs.size() == 1) {
+      ASSIGN_OR_RETURN(bool emitted, EmitBlocked(n));
+      if (emitted) return Status::Ok();
+    }
     std::vector<Tensor> inputs;
     for (uint32_t e : node.inputs) {
       ASSIGN_OR_RETURN(Tensor t, Plain(e));
@@ -331,26 +326,20 @@ class Converter {
   }
 
   // Emits node `n` on blocked tensors when its inputs are blocked and the operator keeps the
-  // layout; returns false (nothing emitted) otherwise. Its status is in last_status_.
-  bool EmitBlocked(size_t n) {
+  // layout; returns false (nothing emitted) otherwise.
+  StatusOr<bool> EmitBlocked(size_t n) {
     const GraphNode& node = g_.nodes[n];
     const Attrs& attrs = model_.node_attrs[n];
     const uint32_t out = node.outputs[0];
     const TensorInfo& out_info = g_.entries[out];
-    auto emit = [&](const std::string& op, std::vector<uint32_t> inputs, Attrs op_attrs) {
+    auto emit = [&](const std::string& op, std::vector<uint32_t> inputs,
+                    Attrs op_attrs) -> StatusOr<bool> {
       std::vector<Tensor> blocked;
-      last_status_ = Status::Ok();
       for (uint32_t e : inputs) {
-        StatusOr<Tensor> t = Blocked(e);
-        if (!t.ok()) {
-          last_status_ = t.status();
-          return true;
-        }
-        blocked.push_back(*t);
+        ASSIGN_OR_RETURN(Tensor t, Blocked(e));
+        blocked.push_back(t);
       }
-      StatusOr<Tensor> made = builder_.Op(op, blocked, std::move(op_attrs), node.name);
-      if (made.ok()) blocked_[out] = *made;
-      last_status_ = made.status();
+      ASSIGN_OR_RETURN(blocked_[out], builder_.Op(op, blocked, std::move(op_attrs), node.name));
       return true;
     };
     if (node.inputs.empty() || !IsFloat4d(out_info)) return false;
@@ -366,7 +355,7 @@ class Converter {
       return emit(node.op, node.inputs, attrs);
     }
     if (node.op == "concat") {
-      const int64_t axis = IntAttr(attrs, "axis", 0);
+      const int64_t axis = IntAttrOr(attrs, "axis", 0);
       if (axis != 1 && axis != -3) return false;
       for (uint32_t e : node.inputs) {
         // Channel blocks concatenate whole blocks only.
@@ -388,7 +377,7 @@ class Converter {
     StatusOr<lowering::Window> w = lowering::GetWindow(attrs);
     StatusOr<std::vector<int64_t>> size = GetIntsAttr(attrs, "pool_size", 2, {});
     if (!w.ok() || !size.ok()) return false;
-    const bool include_pad = IntAttr(attrs, "count_include_pad", 0) != 0;
+    const bool include_pad = IntAttrOr(attrs, "count_include_pad", 0) != 0;
     // A ceil-mode pool's extra windows become extra bottom and right padding.
     std::vector<int64_t> padding = w->padding;
     for (int axis = 0; axis < 2; ++axis) {
@@ -502,7 +491,6 @@ class Converter {
   std::set<std::string> new_params_;
   std::vector<std::optional<ConvPlan>> plans_;
   std::vector<int> fused_into_;  // add and activation nodes: the convolution fused over them
-  Status last_status_ = Status::Ok();
 };
 
 }  // namespace
@@ -511,7 +499,7 @@ BlockedLayout ChooseBlockedLayout(const Model& model) {
   if (NeedsChannelsLast(model)) return BlockedLayout::kChannelsLast;
   for (size_t n = 0; n < model.graph.nodes.size(); ++n) {
     const GraphNode& node = model.graph.nodes[n];
-    if (node.op == "conv2d" && IntAttr(model.node_attrs[n], "groups", 1) > 1) {
+    if (node.op == "conv2d" && IntAttrOr(model.node_attrs[n], "groups", 1) > 1) {
       return BlockedLayout::kChannelBlocks;
     }
   }

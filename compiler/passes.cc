@@ -9,25 +9,6 @@ namespace {
 
 using Shape = std::vector<int64_t>;
 
-bool IsParam(const ExecGraph& g, uint32_t entry) {
-  return std::any_of(g.params.begin(), g.params.end(),
-                     [&](const NamedEntry& p) { return p.entry == entry; });
-}
-
-int64_t IntAttr(const Attrs& attrs, const char* name, int64_t fallback) {
-  auto it = attrs.find(name);
-  if (it == attrs.end()) return fallback;
-  const int64_t* v = std::get_if<int64_t>(&it->second);
-  return v ? *v : fallback;
-}
-
-double FloatAttr(const Attrs& attrs, const char* name, double fallback) {
-  auto it = attrs.find(name);
-  if (it == attrs.end()) return fallback;
-  if (const double* v = std::get_if<double>(&it->second)) return *v;
-  if (const int64_t* v = std::get_if<int64_t>(&it->second)) return static_cast<double>(*v);
-  return fallback;
-}
 
 // The epilogue being assembled for one conv2d / dense node.
 struct Fusion {
@@ -46,7 +27,7 @@ bool TryExtend(const ExecGraph& g, const GraphNode& node, const Attrs& attrs, ui
   };
   if (f.activation != 0) return false;
   if (node.op == "bias_add" && !f.bias && !f.batch_norm && node.inputs[0] == from &&
-      is_channel_axis(IntAttr(attrs, "axis", 1))) {
+      is_channel_axis(IntAttrOr(attrs, "axis", 1))) {
     f.bias = true;
     f.extra_inputs.push_back(node.inputs[1]);
     return true;
@@ -62,9 +43,9 @@ bool TryExtend(const ExecGraph& g, const GraphNode& node, const Attrs& attrs, ui
     return true;
   }
   if (node.op == "batch_norm" && !f.batch_norm && node.inputs[0] == from &&
-      is_channel_axis(IntAttr(attrs, "axis", 1))) {
+      is_channel_axis(IntAttrOr(attrs, "axis", 1))) {
     f.batch_norm = true;
-    f.attrs["epsilon"] = FloatAttr(attrs, "epsilon", 1e-5);
+    f.attrs["epsilon"] = FloatAttrOr(attrs, "epsilon", 1e-5);
     f.extra_inputs.insert(f.extra_inputs.end(), node.inputs.begin() + 1, node.inputs.end());
     return true;
   }
@@ -74,8 +55,8 @@ bool TryExtend(const ExecGraph& g, const GraphNode& node, const Attrs& attrs, ui
   }
   if (node.op == "clip") {
     f.activation = 2;
-    f.attrs["clip_min"] = FloatAttr(attrs, "min", 0.0);
-    f.attrs["clip_max"] = FloatAttr(attrs, "max", 6.0);
+    f.attrs["clip_min"] = FloatAttrOr(attrs, "min", 0.0);
+    f.attrs["clip_max"] = FloatAttrOr(attrs, "max", 6.0);
     return true;
   }
   return false;
@@ -148,10 +129,10 @@ StatusOr<int> FuseEpilogues(Model& model) {
     GraphNode& head = g.nodes[n];
     if (removed[n] || (head.op != "conv2d" && head.op != "dense")) continue;
     const Attrs& head_attrs = model.node_attrs[n];
-    if (IntAttr(head_attrs, "batch_norm", 0) || IntAttr(head_attrs, "activation", 0)) continue;
+    if (IntAttrOr(head_attrs, "batch_norm", 0) || IntAttrOr(head_attrs, "activation", 0)) continue;
     const bool is_dense = head.op == "dense";
     Fusion f;
-    f.bias = head.inputs.size() == 3 && IntAttr(head_attrs, "bias", 1) != 0;
+    f.bias = head.inputs.size() == 3 && IntAttrOr(head_attrs, "bias", 1) != 0;
     const int64_t channels = g.entries[head.outputs[0]].shape[1];
     uint32_t out = head.outputs[0];
     std::vector<size_t> chain;

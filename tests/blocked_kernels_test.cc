@@ -226,7 +226,9 @@ TEST_P(BlockedConv2dLayoutTest, MatchesThePlainConvolution) {
       ASSERT_EQ(Call([&](auto... p) { return BlockedConv2d(attrs, state.get(), p...); }, args, &msg), 0)
           << msg;
     }
-    if (!last) EXPECT_TRUE(PaddingIsZero(out, c.o));
+    if (!last) {
+      EXPECT_TRUE(PaddingIsZero(out, c.o));
+    }
     EXPECT_LT(RelativeError(last ? FromChannelsLast(out).data : FromBlocks(out, c.o).data, expected),
               1e-5);
   }
@@ -342,7 +344,9 @@ TEST_P(BlockedPool2dLayoutTest, MatchesThePlainPools) {
                    {blocked.dl(), out.dl()}, &msg),
               0)
         << msg;
-    if (!last) EXPECT_TRUE(PaddingIsZero(out, channels));
+    if (!last) {
+      EXPECT_TRUE(PaddingIsZero(out, channels));
+    }
     EXPECT_LT(RelativeError(last ? FromChannelsLast(out).data : FromBlocks(out, channels).data,
                             expected.data),
               1e-6);
