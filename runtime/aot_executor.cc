@@ -13,8 +13,8 @@ class AotExecutorNode final : public ExecutorNode {
 
   std::string type_key() const override { return "aot_executor"; }
 
-  Status Prepare() {
-    RETURN_IF_ERROR(AllocateModelArrays());
+  Status Prepare(const ParamMap& packaged_params) {
+    RETURN_IF_ERROR(AllocateModelArrays(packaged_params));
     entry_ = reinterpret_cast<FerryAotEntry>(library().FindSymbol(record().aot_entry));
     if (entry_ == nullptr) {
       return InvalidArgumentError(library().path() + " lacks the AOT entry '" +
@@ -25,14 +25,19 @@ class AotExecutorNode final : public ExecutorNode {
     ASSIGN_OR_RETURN(workspace_,
                      NDArray::Empty({std::max<int64_t>(1, record().workspace_bytes)},
                                     DataType::UInt8(), Device::Cpu()));
-    const ExecGraph& g = graph();
-    for (const NamedEntry& in : g.inputs) io_.push_back(entry_array(in.entry).dl_tensor());
-    for (const NamedEntry& p : g.params) io_.push_back(entry_array(p.entry).dl_tensor());
-    for (uint32_t out : g.outputs) io_.push_back(entry_array(out).dl_tensor());
+    BindArrays();
     return Status::Ok();
   }
 
  private:
+  void BindArrays() override {
+    const ExecGraph& g = graph();
+    io_.clear();
+    for (const NamedEntry& in : g.inputs) io_.push_back(entry_array(in.entry).dl_tensor());
+    for (const NamedEntry& p : g.params) io_.push_back(entry_array(p.entry).dl_tensor());
+    for (uint32_t out : g.outputs) io_.push_back(entry_array(out).dl_tensor());
+  }
+
   Status Execute() override {
     FerryKernelError error;
     error.message[0] = '\0';
@@ -50,10 +55,11 @@ class AotExecutorNode final : public ExecutorNode {
 }  // namespace
 
 StatusOr<Module> CreateAotExecutor(ObjectPtr<SharedLibrary> library,
-                                   std::shared_ptr<const ModelRecord> record) {
+                                   std::shared_ptr<const ModelRecord> record,
+                                   const ParamMap& packaged_params) {
   ObjectPtr<AotExecutorNode> node =
       MakeObject<AotExecutorNode>(std::move(library), std::move(record));
-  RETURN_IF_ERROR(node->Prepare());
+  RETURN_IF_ERROR(node->Prepare(packaged_params));
   return Module(node);
 }
 

@@ -8,14 +8,17 @@
 
 #include "runtime/library_manifest.h"
 #include "runtime/module.h"
+#include "runtime/params.h"
 #include "runtime/shared_library.h"
 
 namespace ferry {
 
-// Errors: kInvalidArgument when the library lacks the entry symbol; allocation errors;
-// errors of the packaged parameters.
+// `packaged_params`: as for CreateGraphExecutor (graph_executor.h). Errors: kInvalidArgument
+// when the library lacks the entry symbol or a packaged array does not match its parameter;
+// allocation errors.
 StatusOr<Module> CreateAotExecutor(ObjectPtr<SharedLibrary> library,
-                                   std::shared_ptr<const ModelRecord> record);
+                                   std::shared_ptr<const ModelRecord> record,
+                                   const ParamMap& packaged_params);
 
 }  // namespace ferry
 

@@ -43,9 +43,16 @@ std::vector<std::string> ExecutorNode::ListFunctions() const {
   return names;
 }
 
+NDArray ExecutorNode::GetParamArray(std::string_view name) const {
+  for (const NamedEntry& p : graph().params) {
+    if (p.name == name) return entry_arrays_[p.entry];
+  }
+  return NDArray();
+}
+
 std::string ExecutorNode::Describe() const { return type_key() + " '" + record_->key + "'"; }
 
-Status ExecutorNode::AllocateModelArrays() {
+Status ExecutorNode::AllocateModelArrays(const ParamMap& packaged) {
   const ExecGraph& g = graph();
   entry_arrays_.assign(g.entries.size(), NDArray());
   // Inputs and outputs start zeroed; parameters are written whole before any run (run
@@ -58,35 +65,64 @@ Status ExecutorNode::AllocateModelArrays() {
     return Status::Ok();
   };
   for (const NamedEntry& in : g.inputs) RETURN_IF_ERROR(allocate(in.entry, true));
-  for (const NamedEntry& p : g.params) RETURN_IF_ERROR(allocate(p.entry, false));
   for (uint32_t out : g.outputs) RETURN_IF_ERROR(allocate(out, true));
   param_set_.assign(g.params.size(), false);
-  if (record_->params_packaged) {
-    StatusOr<ParamMap> params = ParseParams(record_->params_bytes);
-    if (!params.ok()) return params.status().WithContext(Describe() + " packaged parameters");
-    RETURN_IF_ERROR(ApplyParams(*params));
+  param_shared_.assign(g.params.size(), false);
+  for (size_t i = 0; i < g.params.size(); ++i) {
+    const NamedEntry& p = g.params[i];
+    auto it = packaged.find(p.name);
+    if (it == packaged.end()) {
+      RETURN_IF_ERROR(allocate(p.entry, false));
+      continue;
+    }
+    const NDArray& array = it->second;
+    if (array.shape() != g.entries[p.entry].shape || !(array.dtype() == g.entries[p.entry].dtype)) {
+      return InvalidArgumentError(Describe() + " packaged parameters: parameter '" + p.name +
+                                  "' expects " + g.entries[p.entry].ToString() + " but got " +
+                                  array.dtype().ToString() + ShapeToString(array.shape()));
+    }
+    entry_arrays_[p.entry] = array;
+    param_set_[i] = true;
+    param_shared_[i] = true;
   }
   return Status::Ok();
 }
 
-Status ExecutorNode::ApplyParams(const ParamMap& params) {
+Status ExecutorNode::ApplyParams(ParamMap params) {
   const ExecGraph& g = graph();
+  // Check every array first, so that a mismatch leaves the parameters as they were.
+  std::vector<std::pair<size_t, const NDArray*>> matched;
   for (const auto& [name, array] : params) {
     size_t index = 0;
     while (index < g.params.size() && g.params[index].name != name) ++index;
     // As in TVM, names of other models' parameters (a bundle's shared params file) are
     // skipped.
     if (index == g.params.size()) continue;
-    NDArray& target = entry_arrays_[g.params[index].entry];
-    if (array.shape() != target.shape() || !(array.dtype() == target.dtype())) {
+    const TensorInfo& expected = g.entries[g.params[index].entry];
+    if (array.shape() != expected.shape || !(array.dtype() == expected.dtype)) {
       return InvalidArgumentError("load_params: parameter '" + name + "' expects " +
-                                  g.entries[g.params[index].entry].ToString() + " but got " +
-                                  array.dtype().ToString() + ShapeToString(array.shape()));
+                                  expected.ToString() + " but got " + array.dtype().ToString() +
+                                  ShapeToString(array.shape()));
     }
-    RETURN_IF_ERROR(target.CopyFrom(array));
+    matched.emplace_back(index, &array);
+  }
+  Status status = Status::Ok();
+  bool replaced = false;
+  for (const auto& [index, array] : matched) {
+    NDArray& target = entry_arrays_[g.params[index].entry];
+    if (param_shared_[index]) {
+      // The library's array may lie in its read-only mapping and serves other executors:
+      // instead of writing into it, take the new array, which is load_params' own.
+      target = *array;
+      param_shared_[index] = false;
+      replaced = true;
+    } else if (status = target.CopyFrom(*array); !status.ok()) {
+      break;
+    }
     param_set_[index] = true;
   }
-  return Status::Ok();
+  if (replaced) BindArrays();
+  return status;
 }
 
 StatusOr<size_t> ExecutorNode::ResolveInput(std::string_view function, const Value& which) const {
@@ -215,7 +251,7 @@ StatusOr<Value> ExecutorNode::LoadParams(std::span<const Value> args) {
   ASSIGN_OR_RETURN(Bytes bytes, GetArg<Bytes>("load_params", args, 0));
   StatusOr<ParamMap> params = ParseParams(bytes.data);
   if (!params.ok()) return params.status().WithContext("load_params");
-  RETURN_IF_ERROR(ApplyParams(*params));
+  RETURN_IF_ERROR(ApplyParams(std::move(*params)));
   return Value();
 }
 

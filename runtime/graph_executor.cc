@@ -14,8 +14,8 @@ class GraphExecutorNode final : public ExecutorNode {
 
   std::string type_key() const override { return "graph_executor"; }
 
-  Status Prepare() {
-    RETURN_IF_ERROR(AllocateModelArrays());
+  Status Prepare(const ParamMap& packaged_params) {
+    RETURN_IF_ERROR(AllocateModelArrays(packaged_params));
     const ExecGraph& g = graph();
     const MemoryPlan plan = PlanMemory(g);
     if (plan.arena_bytes > 0) {
@@ -34,11 +34,9 @@ class GraphExecutorNode final : public ExecutorNode {
         return InvalidArgumentError(library().path() + " lacks operator function '" +
                                     node.func_name + "' of node '" + node.name + "'");
       }
-      Step step{func, {}, &node};
-      for (uint32_t e : node.inputs) step.args.push_back(entry_array(e).dl_tensor());
-      for (uint32_t e : node.outputs) step.args.push_back(entry_array(e).dl_tensor());
-      steps_.push_back(std::move(step));
+      steps_.push_back(Step{func, {}, &node});
     }
+    BindArrays();
     return Status::Ok();
   }
 
@@ -48,6 +46,14 @@ class GraphExecutorNode final : public ExecutorNode {
     std::vector<DLTensor*> args;
     const GraphNode* node;
   };
+
+  void BindArrays() override {
+    for (Step& step : steps_) {
+      step.args.clear();
+      for (uint32_t e : step.node->inputs) step.args.push_back(entry_array(e).dl_tensor());
+      for (uint32_t e : step.node->outputs) step.args.push_back(entry_array(e).dl_tensor());
+    }
+  }
 
   Status Execute() override {
     for (const Step& step : steps_) {
@@ -68,10 +74,11 @@ class GraphExecutorNode final : public ExecutorNode {
 }  // namespace
 
 StatusOr<Module> CreateGraphExecutor(ObjectPtr<SharedLibrary> library,
-                                     std::shared_ptr<const ModelRecord> record) {
+                                     std::shared_ptr<const ModelRecord> record,
+                                     const ParamMap& packaged_params) {
   ObjectPtr<GraphExecutorNode> node =
       MakeObject<GraphExecutorNode>(std::move(library), std::move(record));
-  RETURN_IF_ERROR(node->Prepare());
+  RETURN_IF_ERROR(node->Prepare(packaged_params));
   return Module(node);
 }
 

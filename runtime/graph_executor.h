@@ -8,14 +8,18 @@
 
 #include "runtime/library_manifest.h"
 #include "runtime/module.h"
+#include "runtime/params.h"
 #include "runtime/shared_library.h"
 
 namespace ferry {
 
-// Errors: kInvalidArgument when the library lacks a node's operator function; allocation
-// errors; errors of the packaged parameters.
+// `packaged_params`: the model's packaged parameters (empty when it has none), used as they
+// are, never written (executor_node.h); the executor keeps its own references to them.
+// Errors: kInvalidArgument when the library lacks a node's operator function or a packaged
+// array does not match its parameter; allocation errors.
 StatusOr<Module> CreateGraphExecutor(ObjectPtr<SharedLibrary> library,
-                                     std::shared_ptr<const ModelRecord> record);
+                                     std::shared_ptr<const ModelRecord> record,
+                                     const ParamMap& packaged_params);
 
 }  // namespace ferry
 

@@ -5,16 +5,29 @@
 #include "runtime/aot_executor.h"
 #include "runtime/graph_executor.h"
 #include "runtime/kernels/kernel_abi.h"
+#include "runtime/params.h"
 #include "runtime/shared_library.h"
 #include "runtime/value.h"
 
 namespace ferry {
 namespace {
 
-// Creates executors of one model: `factory(device) -> executor`.
+// A loaded library: the mapping, its manifest, whose records reference the mapping, and each
+// model's packaged parameters, arrays that reference the mapping too (ParseParamsInPlace).
+// Shared by the library module, its factories and what GetLibraryManifest hands out.
+struct LoadedLibrary {
+  ObjectPtr<SharedLibrary> library;
+  LibraryManifest manifest;
+  // Per model, in manifest order; empty for a model without packaged parameters.
+  std::vector<ParamMap> params;
+};
+
+// Creates executors of one model: `factory(device) -> executor`. Every executor uses the
+// same packaged parameter arrays.
 PackedFunc MakeFactoryFunction(ObjectPtr<SharedLibrary> library,
-                               std::shared_ptr<const ModelRecord> record) {
-  return PackedFunc([library, record](std::span<const Value> args) -> StatusOr<Value> {
+                               std::shared_ptr<const ModelRecord> record,
+                               std::shared_ptr<const ParamMap> params) {
+  return PackedFunc([library, record, params](std::span<const Value> args) -> StatusOr<Value> {
     RETURN_IF_ERROR(CheckArgCount(record->key, args, 1));
     ASSIGN_OR_RETURN(Device device, GetArg<Device>(record->key, args, 0));
     if (device.type != kDLCPU) {
@@ -22,8 +35,8 @@ PackedFunc MakeFactoryFunction(ObjectPtr<SharedLibrary> library,
                                 device.ToString() + ": its kernels are CPU kernels");
     }
     StatusOr<Module> executor = record->executor == ExecutorKind::kAot
-                                    ? CreateAotExecutor(library, record)
-                                    : CreateGraphExecutor(library, record);
+                                    ? CreateAotExecutor(library, record, *params)
+                                    : CreateGraphExecutor(library, record, *params);
     if (!executor.ok()) return executor.status().WithContext("creating '" + record->key + "'");
     return Value(*executor);
   });
@@ -53,8 +66,8 @@ PackedFunc MakeKernelFunction(ObjectPtr<SharedLibrary> library, std::string name
 
 class FactoryModuleNode final : public ModuleNode {
  public:
-  FactoryModuleNode(ObjectPtr<SharedLibrary> library, std::shared_ptr<const ModelRecord> record)
-      : record_(record), factory_(MakeFactoryFunction(std::move(library), std::move(record))) {}
+  FactoryModuleNode(std::shared_ptr<const ModelRecord> record, PackedFunc factory)
+      : record_(std::move(record)), factory_(std::move(factory)) {}
 
   std::string type_key() const override {
     return std::string(ExecutorKindName(record_->executor)) + "_executor_factory";
@@ -72,14 +85,16 @@ class FactoryModuleNode final : public ModuleNode {
 
 class LibraryModuleNode final : public ModuleNode {
  public:
-  LibraryModuleNode(ObjectPtr<SharedLibrary> library,
-                    std::shared_ptr<const LibraryManifest> manifest)
-      : library_(std::move(library)), manifest_(std::move(manifest)) {
-    for (const ModelRecord& record : manifest_->models) {
-      // Aliasing shared_ptr: each record keeps the whole manifest alive.
-      std::shared_ptr<const ModelRecord> shared(manifest_, &record);
-      factories_.emplace(record.key, MakeFactoryFunction(library_, shared));
-      Import(Module(MakeObject<FactoryModuleNode>(library_, shared)));
+  explicit LibraryModuleNode(std::shared_ptr<const LoadedLibrary> loaded)
+      : library_(loaded->library), manifest_(loaded, &loaded->manifest) {
+    for (size_t i = 0; i < manifest_->models.size(); ++i) {
+      const ModelRecord& record = manifest_->models[i];
+      // Aliasing shared_ptrs: each record and parameter set keeps the whole library alive.
+      std::shared_ptr<const ModelRecord> shared(loaded, &record);
+      PackedFunc factory = MakeFactoryFunction(
+          library_, shared, std::shared_ptr<const ParamMap>(loaded, &loaded->params[i]));
+      factories_.emplace(record.key, factory);
+      Import(Module(MakeObject<FactoryModuleNode>(shared, factory)));
       for (const GraphNode& node : record.graph.nodes) {
         kernel_arity_.emplace(node.func_name, node.inputs.size() + node.outputs.size());
       }
@@ -122,10 +137,27 @@ StatusOr<Module> LoadModule(const std::string& path) {
     return InvalidArgumentError(path + " is not a Ferry model library (it has no " +
                                 kManifestSymbol + " symbol)");
   }
-  StatusOr<LibraryManifest> manifest = ParseManifest(*blob);
+  // The records and parameters reference the blob where the dynamic loader mapped it: no
+  // copy, and no checksum pass over the parameters (the header's checksum covers the
+  // records). The mapping is read-only; executors never write into it (executor_node.h).
+  StatusOr<LibraryManifest> manifest = ParseManifestInPlace(*blob);
   if (!manifest.ok()) return manifest.status().WithContext(path);
-  auto shared = std::make_shared<const LibraryManifest>(std::move(*manifest));
-  return Module(MakeObject<LibraryModuleNode>(std::move(library), std::move(shared)));
+  auto loaded = std::make_shared<LoadedLibrary>();
+  loaded->library = library;
+  loaded->manifest = std::move(*manifest);
+  loaded->params.resize(loaded->manifest.models.size());
+  for (size_t i = 0; i < loaded->manifest.models.size(); ++i) {
+    const ModelRecord& record = loaded->manifest.models[i];
+    if (!record.params_packaged) continue;
+    StatusOr<ParamMap> params = ParseParamsInPlace(record.packaged_params(), library);
+    if (!params.ok()) {
+      return params.status()
+          .WithContext("model library manifest, model '" + record.key + "' packaged parameters")
+          .WithContext(path);
+    }
+    loaded->params[i] = std::move(*params);
+  }
+  return Module(MakeObject<LibraryModuleNode>(std::move(loaded)));
 }
 
 StatusOr<std::shared_ptr<const LibraryManifest>> GetLibraryManifest(const Module& module) {

@@ -11,3 +11,6 @@ ferry_add_test(cli_test SOURCES cli_test.cc LIBS ferry_runtime)
 target_compile_definitions(cli_test PRIVATE FERRY_CLI_PATH="$<TARGET_FILE:ferry>")
 add_dependencies(cli_test ferry)
 ferry_add_test(blocked_layouts_test SOURCES blocked_layouts_test.cc LIBS ferry_compiler)
+# Packaged parameters used in place (params and manifest version 2, sharing, copy on write).
+ferry_add_test(model_params_test
+  SOURCES params_in_place_test.cc model_params_sharing_test.cc LIBS ferry_compiler)

@@ -227,7 +227,7 @@ TEST(LibraryManifestTest, HeaderErrors) {
   bad_magic[3] = 'x';
   EXPECT_EQ(ParseManifest(bad_magic).status().code(), StatusCode::kInvalidArgument);
   std::string bad_version = blob;
-  bad_version[8] = 2;
+  bad_version[8] = 3;  // the current version is 2
   StatusOr<LibraryManifest> version = ParseManifest(bad_version);
   EXPECT_EQ(version.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(version.status().message().find("version"), std::string::npos);
