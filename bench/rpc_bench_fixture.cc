@@ -406,7 +406,7 @@ StatusOr<bool> UploadBeginOnly(rpc::RemoteSession& remote, const std::string& la
                                const std::string& digest, size_t size) {
   ASSIGN_OR_RETURN(
       rpc::ParsedMessage reply,
-      remote.core()->Call(rpc::MessageType::kUploadBegin, 3, [&](rpc::MessageWriter& w) {
+      remote.core()->endpoint().Call(rpc::MessageType::kUploadBegin, 3, [&](rpc::MessageWriter& w) {
         w.packer().pack(label);
         w.packer().pack(digest);
         w.packer().pack(static_cast<uint64_t>(size));

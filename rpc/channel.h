@@ -7,6 +7,7 @@
 #include <chrono>
 #include <optional>
 
+#include "rpc/frames.h"
 #include "rpc/protocol.h"
 #include "runtime/status.h"
 

@@ -41,11 +41,11 @@ Status StreamChunks(uint64_t begin, uint64_t end, ChunkSizer& sizer, const Chunk
   return Status::Ok();
 }
 
-Status FinishLoan(SessionCore& core, FrameLoan& loan, Status status) {
-  if (loan.Wait(Clock::now() + core.timeout())) return status;
-  Status abandoned = core.Abandon(
+Status FinishLoan(SessionEndpoint& endpoint, FrameLoan& loan, Status status) {
+  if (loan.Wait(Clock::now() + endpoint.timeout())) return status;
+  Status abandoned = endpoint.Abandon(
       "ZeroMQ still held " + std::to_string(loan.outstanding()) + " frames of a transfer " +
-      std::to_string(core.timeout().count()) + " ms after it ended; the session was abandoned");
+      std::to_string(endpoint.timeout().count()) + " ms after it ended; the session was abandoned");
   return status.ok() ? abandoned : status;
 }
 

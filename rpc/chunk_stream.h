@@ -1,14 +1,14 @@
 // Streaming a transfer as windowed chunk requests (docs/protocol.md, "Bulk transfers"): the one
 // send loop behind host <-> remote array copies, uploads and downloads.
 //
-//   ChunkSizer sizer;
-//   Status s = StreamChunks(*core, 0, bytes, sizer, {
-//       .send = [&](uint64_t offset, size_t size) { return core->Send(...); },
-//       .receive = [&](const ChunkInFlight& chunk) { return core->Await(chunk.id).status(); }});
+//   ChunkSizer sizer(endpoint.chunk_bytes_to_remote());
+//   Status s = StreamChunks(0, bytes, sizer, {
+//       .send = [&](uint64_t offset, size_t size) { return endpoint.Send(...); },
+//       .receive = [&](const ChunkInFlight& chunk) { return endpoint.Await(chunk.id).status(); }});
 //
 // Chunks go out at increasing offsets, at most kCopyWindow unacknowledged; the next is sent
 // when the oldest reply has been received. The caller holds the session's call lock
-// (SessionCore::Lock) for the whole transfer.
+// (SessionEndpoint::Lock) for the whole transfer.
 #ifndef FERRY_RPC_CHUNK_STREAM_H_
 #define FERRY_RPC_CHUNK_STREAM_H_
 
@@ -18,7 +18,7 @@
 
 #include "rpc/channel.h"
 #include "rpc/frame_loan.h"
-#include "rpc/session_core.h"
+#include "rpc/session_endpoint.h"
 
 namespace ferry::rpc {
 
@@ -29,11 +29,11 @@ namespace ferry::rpc {
 // not on a link slower than about 8 Mbit/s.
 //
 // A session remembers the size each direction's last transfer reached (`memory`, see
-// SessionCore::chunk_bytes), and the next transfer that way starts from it; a session's first
-// starts at kFirstChunkBytes, which a link of 1 Mbit/s carries in about 2 s. On a fast link a
-// transfer of up to kChunkBytes is then one request: splitting it only adds per-message
-// costs. A chunk cut short by the end of its transfer is acknowledged sooner than a full one
-// would be, so it may raise the size but never lowers it.
+// SessionEndpoint::chunk_bytes_to_remote), and the next transfer that way starts from it; a
+// session's first starts at kFirstChunkBytes, which a link of 1 Mbit/s carries in about 2 s.
+// On a fast link a transfer of up to kChunkBytes is then one request: splitting it only adds
+// per-message costs. A chunk cut short by the end of its transfer is acknowledged sooner than
+// a full one would be, so it may raise the size but never lowers it.
 class ChunkSizer {
  public:
   static constexpr size_t kFirstChunkBytes = size_t{256} << 10;
@@ -72,16 +72,16 @@ struct ChunkStream {
 };
 
 // Streams bytes [begin, end) as chunks sized by `sizer`. Returns the first error of `send` or
-// `receive`; chunks still in flight then are left to SessionCore::Await, which skips their
+// `receive`; chunks still in flight then are left to SessionEndpoint::Await, which skips their
 // replies.
 Status StreamChunks(uint64_t begin, uint64_t end, ChunkSizer& sizer, const ChunkStream& stream);
 
 // Ends a transfer whose frames `loan` lent to ZeroMQ (frame_loan.h), with the transfer's
 // `status`: waits for ZeroMQ to release them until the session's timeout, and when it has not
 // by then (a connection that neither delivers nor drops them), abandons the session's
-// connections (SessionCore::Abandon), so that ZeroMQ drops what it still holds. Returns
-// `status`, or the abandonment's kUnavailable when `status` was OK. Holds the call lock.
-Status FinishLoan(SessionCore& core, FrameLoan& loan, Status status);
+// connections (SessionEndpoint::Abandon), so that ZeroMQ drops what it still holds. Returns
+// `status`, or the abandonment's kUnavailable when `status` was OK. Under the call lock.
+Status FinishLoan(SessionEndpoint& endpoint, FrameLoan& loan, Status status);
 
 }  // namespace ferry::rpc
 

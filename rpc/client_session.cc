@@ -114,7 +114,7 @@ StatusOr<RemoteSession> Connect(const std::string& agent_endpoint, const Connect
 
   auto core = MakeObject<SessionCore>(std::move(worker), std::move(agent), session_id,
                                       options.timeout, std::move(bulk));
-  core->set_inline_result_bytes(options.inline_result_bytes);
+  core->codec().set_inline_result_bytes(options.inline_result_bytes);
   return RemoteSession(std::move(core));
 }
 
@@ -151,48 +151,53 @@ Status RemoteSession::UploadBytes(std::string_view data, const std::string& labe
 
 StatusOr<bool> RemoteSession::BeginUpload(const std::string& label, const std::string& digest,
                                           uint64_t size) {
-  ASSIGN_OR_RETURN(ParsedMessage begun, core_->Call(MessageType::kUploadBegin, 3, [&](MessageWriter& w) {
-    w.packer().pack(label);
-    w.packer().pack(digest);
-    w.packer().pack(size);
-  }));
+  ASSIGN_OR_RETURN(ParsedMessage begun,
+                   core_->endpoint().Call(MessageType::kUploadBegin, 3, [&](MessageWriter& w) {
+                     w.packer().pack(label);
+                     w.packer().pack(digest);
+                     w.packer().pack(size);
+                   }));
   RETURN_IF_ERROR(CheckBodySize(begun, 1));
   return ReadBool(begun.item(0), "complete");
 }
 
 Status RemoteSession::SendUpload(const std::string& label, std::string_view data) {
+  SessionEndpoint& endpoint = core_->endpoint();
   {
     // The chunks' frames refer to `data` (no copy) until ZeroMQ lets go of them.
     FrameLoan loan;
-    auto lock = core_->Lock();
-    ChunkSizer sizer(core_->chunk_bytes_to_remote());
+    auto lock = endpoint.Lock();
+    ChunkSizer sizer(endpoint.chunk_bytes_to_remote());
     Status sent = StreamChunks(
         0, data.size(), sizer,
         {
             .send =
                 [&](uint64_t offset, size_t size) {
-                  return core_->Send(MessageType::kUploadChunk, 2, [&](MessageWriter& w) {
+                  return endpoint.Send(MessageType::kUploadChunk, 2, [&](MessageWriter& w) {
                     w.packer().pack(label);
                     w.packer().pack(offset);
                     w.AddFrame(loan.Frame(data.data() + offset, size));
                   });
                 },
-            .receive = [&](const ChunkInFlight& chunk) { return core_->Await(chunk.id).status(); },
+            .receive =
+                [&](const ChunkInFlight& chunk) { return endpoint.Await(chunk.id).status(); },
             .progress =
                 [&](uint64_t done) {
                   if (upload_progress_) upload_progress_(done, data.size());
                 },
         });
-    RETURN_IF_ERROR(FinishLoan(*core_, loan, std::move(sent)));
+    RETURN_IF_ERROR(FinishLoan(endpoint, loan, std::move(sent)));
   }
-  return core_->Call(MessageType::kUploadEnd, 1, [&](MessageWriter& w) { w.packer().pack(label); })
+  return endpoint
+      .Call(MessageType::kUploadEnd, 1, [&](MessageWriter& w) { w.packer().pack(label); })
       .status();
 }
 
 StatusOr<std::string> RemoteSession::Download(const std::string& label) {
-  auto lock = core_->Lock();
+  SessionEndpoint& endpoint = core_->endpoint();
+  auto lock = endpoint.Lock();
   const auto request = [&](uint64_t offset, size_t size) {
-    return core_->Send(MessageType::kDownload, 3, [&](MessageWriter& w) {
+    return endpoint.Send(MessageType::kDownload, 3, [&](MessageWriter& w) {
       w.packer().pack(label);
       w.packer().pack(offset);
       w.packer().pack(static_cast<uint64_t>(size));
@@ -202,7 +207,7 @@ StatusOr<std::string> RemoteSession::Download(const std::string& label) {
   // file by the first reply.
   std::string data;
   const auto receive = [&](uint64_t id, uint64_t offset, size_t size) -> Status {
-    ASSIGN_OR_RETURN(ParsedMessage reply, core_->Await(id));
+    ASSIGN_OR_RETURN(ParsedMessage reply, endpoint.Await(id));
     RETURN_IF_ERROR(CheckBodySize(reply, 1));
     ASSIGN_OR_RETURN(uint64_t file_size, ReadUint(reply.item(0), "file size"));
     ASSIGN_OR_RETURN(const zmq::message_t* chunk, reply.Frame(1));
@@ -217,7 +222,7 @@ StatusOr<std::string> RemoteSession::Download(const std::string& label) {
     return Status::Ok();
   };
   // The first chunk tells the file's size; the rest stream.
-  ChunkSizer sizer(core_->chunk_bytes_to_host());
+  ChunkSizer sizer(endpoint.chunk_bytes_to_host());
   const size_t first = sizer.next();
   ASSIGN_OR_RETURN(uint64_t id, request(0, first));
   RETURN_IF_ERROR(receive(id, 0, first));
@@ -232,7 +237,8 @@ StatusOr<std::string> RemoteSession::Download(const std::string& label) {
 }
 
 StatusOr<std::vector<FileEntry>> RemoteSession::ListFiles() {
-  ASSIGN_OR_RETURN(ParsedMessage reply, core_->Call(MessageType::kListFiles, 0, [](MessageWriter&) {}));
+  ASSIGN_OR_RETURN(ParsedMessage reply,
+                   core_->endpoint().Call(MessageType::kListFiles, 0, [](MessageWriter&) {}));
   RETURN_IF_ERROR(CheckBodySize(reply, 1));
   ASSIGN_OR_RETURN(const msgpack::object* list, ReadArray(reply.item(0), "files", 0));
   std::vector<FileEntry> files;
@@ -247,25 +253,26 @@ StatusOr<std::vector<FileEntry>> RemoteSession::ListFiles() {
 }
 
 Status RemoteSession::RemoveFile(const std::string& label) {
-  return core_->Call(MessageType::kRemoveFile, 1, [&](MessageWriter& w) { w.packer().pack(label); })
+  return core_->endpoint()
+      .Call(MessageType::kRemoveFile, 1, [&](MessageWriter& w) { w.packer().pack(label); })
       .status();
 }
 
 StatusOr<Module> RemoteSession::LoadModule(const std::string& label) {
-  ASSIGN_OR_RETURN(ParsedMessage reply, core_->Call(MessageType::kLoadModule, 1, [&](MessageWriter& w) {
-    w.packer().pack(label);
-  }));
+  ASSIGN_OR_RETURN(ParsedMessage reply,
+                   core_->endpoint().Call(MessageType::kLoadModule, 1,
+                                          [&](MessageWriter& w) { w.packer().pack(label); }));
   RETURN_IF_ERROR(CheckBodySize(reply, 1));
-  ASSIGN_OR_RETURN(Value module, core_->ReadResult(reply.item(0), reply));
+  ASSIGN_OR_RETURN(Value module, core_->codec().ReadResult(reply.item(0), reply));
   return module.As<Module>();
 }
 
 StatusOr<PackedFunc> RemoteSession::GetFunction(const std::string& name) {
-  ASSIGN_OR_RETURN(ParsedMessage reply, core_->Call(MessageType::kGetGlobalFunction, 1, [&](MessageWriter& w) {
-    w.packer().pack(name);
-  }));
+  ASSIGN_OR_RETURN(ParsedMessage reply,
+                   core_->endpoint().Call(MessageType::kGetGlobalFunction, 1,
+                                          [&](MessageWriter& w) { w.packer().pack(name); }));
   RETURN_IF_ERROR(CheckBodySize(reply, 1));
-  ASSIGN_OR_RETURN(Value func, core_->ReadResult(reply.item(0), reply));
+  ASSIGN_OR_RETURN(Value func, core_->codec().ReadResult(reply.item(0), reply));
   return func.As<PackedFunc>();
 }
 
@@ -273,7 +280,7 @@ StatusOr<NDArray> RemoteSession::Empty(std::vector<int64_t> shape, DataType dtyp
   if (!device.is_remote()) {
     return InvalidArgumentError(device.ToString() + " is not a device of this session; use Cpu() or Cuda()");
   }
-  return core_->AllocArray(shape, dtype, device);
+  return core_->codec().AllocArray(shape, dtype, device);
 }
 
 DeviceAttributes RemoteSession::GetDeviceAttributes(Device device) {
@@ -291,18 +298,19 @@ StatusOr<uint64_t> RemoteSession::ModuleHandle(const Module& module) const {
 StatusOr<PackedFunc> RemoteSession::TimeEvaluator(const Module& module, const std::string& name,
                                                   Device device, TimeEvaluatorOptions options) {
   ASSIGN_OR_RETURN(uint64_t handle, ModuleHandle(module));
-  ASSIGN_OR_RETURN(ParsedMessage reply, core_->Call(MessageType::kTimeEvaluator, 7, [&](MessageWriter& w) {
-    auto& p = w.packer();
-    p.pack(handle);
-    p.pack(name);
-    PackDevice(p, device.Local());
-    p.pack(options.number);
-    p.pack(options.repeat);
-    p.pack(options.min_repeat_ms);
-    p.pack(options.cooldown_ms);
-  }));
+  ASSIGN_OR_RETURN(ParsedMessage reply,
+                   core_->endpoint().Call(MessageType::kTimeEvaluator, 7, [&](MessageWriter& w) {
+                     auto& p = w.packer();
+                     p.pack(handle);
+                     p.pack(name);
+                     PackDevice(p, device.Local());
+                     p.pack(options.number);
+                     p.pack(options.repeat);
+                     p.pack(options.min_repeat_ms);
+                     p.pack(options.cooldown_ms);
+                   }));
   RETURN_IF_ERROR(CheckBodySize(reply, 1));
-  ASSIGN_OR_RETURN(Value timer_value, core_->ReadResult(reply.item(0), reply));
+  ASSIGN_OR_RETURN(Value timer_value, core_->codec().ReadResult(reply.item(0), reply));
   ASSIGN_OR_RETURN(PackedFunc timer, timer_value.As<PackedFunc>());
   return PackedFunc([timer](std::span<const Value> args) -> StatusOr<Value> {
     ASSIGN_OR_RETURN(Value result, timer.CallPacked(args));

@@ -87,7 +87,7 @@ class RemoteSession {
                                      TimeEvaluatorOptions options);
 
   // Ends the session now (the agent frees everything it held). Later calls fail.
-  Status Close() { return core_->Close(); }
+  Status Close() { return core_->endpoint().Close(); }
 
   // Called on the uploading thread each time the agent acknowledges a chunk of an upload
   // (Upload, UploadBytes), with the bytes acknowledged so far and the file's size; not for an
@@ -96,8 +96,8 @@ class RemoteSession {
   using UploadProgress = std::function<void(uint64_t done, uint64_t total)>;
   void set_upload_progress(UploadProgress progress) { upload_progress_ = std::move(progress); }
 
-  void set_timeout(std::chrono::milliseconds timeout) { core_->set_timeout(timeout); }
-  const std::string& session_id() const { return core_->session_id(); }
+  void set_timeout(std::chrono::milliseconds timeout) { core_->endpoint().set_timeout(timeout); }
+  const std::string& session_id() const { return core_->endpoint().session_id(); }
   SessionCore* core() const { return core_.get(); }
 
  private:

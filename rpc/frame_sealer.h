@@ -22,7 +22,7 @@
 #include <string>
 #include <string_view>
 
-#include "rpc/protocol.h"
+#include "rpc/frames.h"
 #include "runtime/status.h"
 
 typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;

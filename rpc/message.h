@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "rpc/frames.h"
 #include "rpc/protocol.h"
 #include "runtime/data_type.h"
 #include "runtime/device.h"

@@ -1,7 +1,8 @@
 // Ferry's wire protocol, version 1 (docs/protocol.md is the normative description).
 //
-// A message is a ZeroMQ multipart message. Frame 0 is a msgpack header; frames 1.. carry
-// bulk bytes (tensor data, file chunks, `bytes` values) that the header refers to by index.
+// A message is a ZeroMQ multipart message (frames.h). Frame 0 is a msgpack header; frames 1..
+// carry bulk bytes (tensor data, file chunks, `bytes` values) that the header refers to by
+// index. This header is the protocol's constants and types only, with no ZeroMQ in it.
 //
 //   request: [version, type, request_id, deadline_ms, body]
 //   reply:   [version, kReply, request_id, status_code, message, body]
@@ -12,14 +13,10 @@
 #ifndef FERRY_RPC_PROTOCOL_H_
 #define FERRY_RPC_PROTOCOL_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
-
-#include <zmq.hpp>
-
-#include "runtime/status.h"
 
 namespace ferry::rpc {
 
@@ -92,8 +89,6 @@ inline constexpr size_t kInlineArrayBytes = kChunkBytes;
 // kMaxInlineResultBytes that way, whatever is asked.
 inline constexpr uint64_t kInlineResultBytes = uint64_t{64} << 10;
 inline constexpr uint64_t kMaxInlineResultBytes = kChunkBytes;
-
-using Frames = std::vector<zmq::message_t>;
 
 }  // namespace ferry::rpc
 

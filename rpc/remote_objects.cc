@@ -8,19 +8,21 @@
 namespace ferry::rpc {
 
 StatusOr<Value> RemoteFunctionNode::Call(std::span<const Value> args) const {
+  SessionEndpoint& endpoint = core_->endpoint();
+  ClientValueCodec& codec = core_->codec();
   // Large host arrays go ahead in chunks; the call refers to their remote copies.
-  ASSIGN_OR_RETURN(std::vector<Value> staged, core_->StageArguments(args));
+  ASSIGN_OR_RETURN(std::vector<Value> staged, codec.StageArguments(args));
   const std::span<const Value> sent = staged.empty() ? args : std::span<const Value>(staged);
-  const uint64_t inline_bytes = core_->inline_result_bytes();
+  const uint64_t inline_bytes = codec.inline_result_bytes();
   Status pack_status;
-  auto lock = core_->Lock();
+  auto lock = endpoint.Lock();
   ASSIGN_OR_RETURN(
       uint64_t id,
-      core_->Send(MessageType::kCallFunction, inline_bytes > 0 ? 3 : 2, [&](MessageWriter& w) {
+      endpoint.Send(MessageType::kCallFunction, inline_bytes > 0 ? 3 : 2, [&](MessageWriter& w) {
         w.packer().pack(handle_);
         w.packer().pack_array(static_cast<uint32_t>(sent.size()));
         for (const Value& arg : sent) {
-          Status s = core_->PackArgument(w, arg);
+          Status s = codec.PackArgument(w, arg);
           if (!s.ok() && pack_status.ok()) {
             pack_status = s;
             w.packer().pack_array(1);  // keep the message well formed
@@ -29,11 +31,11 @@ StatusOr<Value> RemoteFunctionNode::Call(std::span<const Value> args) const {
         }
         if (inline_bytes > 0) w.packer().pack(inline_bytes);
       }));
-  ASSIGN_OR_RETURN(ParsedMessage reply, core_->Await(id));
+  ASSIGN_OR_RETURN(ParsedMessage reply, endpoint.Await(id));
   RETURN_IF_ERROR(pack_status);
   RETURN_IF_ERROR(CheckBodySize(reply, 1));
   // Still under the lock: an inline result is valid until the next request.
-  return core_->ReadResult(reply.item(0), reply, /*accept_inline=*/true);
+  return codec.ReadResult(reply.item(0), reply, /*accept_inline=*/true);
 }
 
 std::optional<PackedFunc> RemoteModuleNode::GetFunction(const std::string& name) {
@@ -42,14 +44,14 @@ std::optional<PackedFunc> RemoteModuleNode::GetFunction(const std::string& name)
     if (auto it = cache_.find(name); it != cache_.end()) return it->second;
   }
   StatusOr<ParsedMessage> reply =
-      core_->Call(MessageType::kGetModuleFunction, 2, [&](MessageWriter& w) {
+      core_->endpoint().Call(MessageType::kGetModuleFunction, 2, [&](MessageWriter& w) {
         w.packer().pack(handle_);
         w.packer().pack(name);
       });
   StatusOr<Value> result = [&]() -> StatusOr<Value> {
     if (!reply.ok()) return reply.status();
     RETURN_IF_ERROR(CheckBodySize(*reply, 1));
-    return core_->ReadResult(reply->item(0), *reply);
+    return core_->codec().ReadResult(reply->item(0), *reply);
   }();
   if (!result.ok()) {
     if (result.status().code() == StatusCode::kNotFound) return std::nullopt;
@@ -69,7 +71,7 @@ StatusOr<void*> RemoteDeviceApi::Allocate(Device device, size_t, size_t) {
 }
 
 void RemoteDeviceApi::Free(Device, void* ptr) {
-  core_->Release(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(ptr)));
+  core_->endpoint().Release(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(ptr)));
 }
 
 Status RemoteDeviceApi::Copy(const void* from, Device from_device, void* to, Device to_device,
@@ -78,12 +80,12 @@ Status RemoteDeviceApi::Copy(const void* from, Device from_device, void* to, Dev
     return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p));
   };
   if (from_device.is_remote() && to_device.is_remote()) {
-    return core_
-        ->Call(MessageType::kCopyRemoteToRemote, 2,
-               [&](MessageWriter& w) {
-                 w.packer().pack(handle_of(from));
-                 w.packer().pack(handle_of(to));
-               })
+    return core_->endpoint()
+        .Call(MessageType::kCopyRemoteToRemote, 2,
+              [&](MessageWriter& w) {
+                w.packer().pack(handle_of(from));
+                w.packer().pack(handle_of(to));
+              })
         .status();
   }
   if (to_device.is_remote()) {
@@ -95,38 +97,40 @@ Status RemoteDeviceApi::Copy(const void* from, Device from_device, void* to, Dev
 }
 
 Status RemoteDeviceApi::CopyToRemote(const char* from, uint64_t handle, size_t bytes) {
+  SessionEndpoint& endpoint = core_->endpoint();
   // The chunks' frames refer to the caller's buffer (no copy); the copy returns only once
   // ZeroMQ has let go of every one of them, also after a failure.
   FrameLoan loan;
-  auto lock = core_->Lock();
-  ChunkSizer sizer(core_->chunk_bytes_to_remote());
+  auto lock = endpoint.Lock();
+  ChunkSizer sizer(endpoint.chunk_bytes_to_remote());
   Status status = StreamChunks(
       0, bytes, sizer,
       {
           .send =
               [&](uint64_t offset, size_t size) {
-                return core_->Send(MessageType::kCopyToRemote, 2, [&](MessageWriter& w) {
+                return endpoint.Send(MessageType::kCopyToRemote, 2, [&](MessageWriter& w) {
                   w.packer().pack(handle);
                   w.packer().pack(offset);
                   w.AddFrame(loan.Frame(from + offset, size));
                 });
               },
-          .receive = [&](const ChunkInFlight& chunk) { return core_->Await(chunk.id).status(); },
+          .receive = [&](const ChunkInFlight& chunk) { return endpoint.Await(chunk.id).status(); },
       });
-  return FinishLoan(*core_, loan, std::move(status));
+  return FinishLoan(endpoint, loan, std::move(status));
 }
 
 Status RemoteDeviceApi::CopyFromRemote(uint64_t handle, char* to, size_t bytes) {
-  auto lock = core_->Lock();
+  SessionEndpoint& endpoint = core_->endpoint();
+  auto lock = endpoint.Lock();
   // A small result that came inline with its call (and has not changed since) is here already.
-  if (core_->CopyInlineResult(handle, to, bytes)) return Status::Ok();
-  ChunkSizer sizer(core_->chunk_bytes_to_host());
+  if (core_->codec().CopyInlineResult(handle, to, bytes)) return Status::Ok();
+  ChunkSizer sizer(endpoint.chunk_bytes_to_host());
   return StreamChunks(
       0, bytes, sizer,
       {
           .send =
               [&](uint64_t offset, size_t size) {
-                return core_->Send(MessageType::kCopyFromRemote, 3, [&](MessageWriter& w) {
+                return endpoint.Send(MessageType::kCopyFromRemote, 3, [&](MessageWriter& w) {
                   w.packer().pack(handle);
                   w.packer().pack(offset);
                   w.packer().pack(static_cast<uint64_t>(size));
@@ -137,7 +141,7 @@ Status RemoteDeviceApi::CopyFromRemote(uint64_t handle, char* to, size_t bytes) 
             // out of the frame ZeroMQ received it in.
             char* place = to + chunk.offset;
             ASSIGN_OR_RETURN(ParsedMessage reply,
-                             core_->Await(chunk.id, std::span(place, chunk.size)));
+                             endpoint.Await(chunk.id, std::span(place, chunk.size)));
             ASSIGN_OR_RETURN(const zmq::message_t* frame, reply.Frame(1));
             if (frame->size() != chunk.size) {
               return InternalError("remote copy returned " + std::to_string(frame->size()) +
@@ -150,17 +154,17 @@ Status RemoteDeviceApi::CopyFromRemote(uint64_t handle, char* to, size_t bytes) 
 }
 
 Status RemoteDeviceApi::Synchronize(Device device) {
-  return core_
-      ->Call(MessageType::kStreamSync, 1,
-             [&](MessageWriter& w) { PackDevice(w.packer(), device.Local()); })
+  return core_->endpoint()
+      .Call(MessageType::kStreamSync, 1,
+            [&](MessageWriter& w) { PackDevice(w.packer(), device.Local()); })
       .status();
 }
 
 DeviceAttributes RemoteDeviceApi::GetAttributes(Device device) {
   DeviceAttributes attrs;
-  StatusOr<ParsedMessage> reply = core_->Call(
-      MessageType::kDeviceAttributes, 1,
-      [&](MessageWriter& w) { PackDevice(w.packer(), device.Local()); });
+  StatusOr<ParsedMessage> reply =
+      core_->endpoint().Call(MessageType::kDeviceAttributes, 1,
+                             [&](MessageWriter& w) { PackDevice(w.packer(), device.Local()); });
   if (!reply.ok() || reply->body_size() < 5) return attrs;
   attrs.exists = ReadBool(reply->item(0), "exists").value_or(false);
   attrs.name = ReadString(reply->item(1), "name").value_or("");

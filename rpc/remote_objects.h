@@ -18,13 +18,13 @@
 namespace ferry::rpc {
 
 // A function in the session. Calling it sends CallFunction; arguments are staged and encoded
-// by SessionCore::StageArguments and PackArgument, and the result decoded by ReadResult (with
-// its bytes, when it is a small array: docs/protocol.md, "Tensors in calls").
+// by ClientValueCodec::StageArguments and PackArgument, and the result decoded by ReadResult
+// (with its bytes, when it is a small array: docs/protocol.md, "Tensors in calls").
 class RemoteFunctionNode final : public PackedFuncNode {
  public:
   RemoteFunctionNode(ObjectPtr<SessionCore> core, uint64_t handle)
       : core_(std::move(core)), handle_(handle) {}
-  ~RemoteFunctionNode() override { core_->Release(handle_); }
+  ~RemoteFunctionNode() override { core_->endpoint().Release(handle_); }
   StatusOr<Value> Call(std::span<const Value> args) const override;
   uint64_t handle() const { return handle_; }
   SessionCore* core() const { return core_.get(); }
@@ -41,7 +41,7 @@ class RemoteModuleNode final : public ModuleNode {
  public:
   RemoteModuleNode(ObjectPtr<SessionCore> core, uint64_t handle, std::string remote_type_key)
       : core_(std::move(core)), handle_(handle), remote_type_key_(std::move(remote_type_key)) {}
-  ~RemoteModuleNode() override { core_->Release(handle_); }
+  ~RemoteModuleNode() override { core_->endpoint().Release(handle_); }
 
   std::string type_key() const override { return "rpc:" + remote_type_key_; }
   std::optional<PackedFunc> GetFunction(const std::string& name) override;

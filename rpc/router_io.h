@@ -7,7 +7,7 @@
 #include <string>
 #include <zmq.hpp>
 
-#include "rpc/protocol.h"
+#include "rpc/frames.h"
 
 namespace ferry::rpc {
 

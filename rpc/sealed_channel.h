@@ -7,7 +7,7 @@
 // received message that does not open fails Receive with kPermissionDenied, a message the
 // inner channel did not take fails Send with its error, and every later Send and Receive
 // returns the same error (a session then reports the bulk transfer failed; see
-// SessionCore). Not thread-safe, like the channels it wraps.
+// SessionEndpoint). Not thread-safe, like the channels it wraps.
 #ifndef FERRY_RPC_SEALED_CHANNEL_H_
 #define FERRY_RPC_SEALED_CHANNEL_H_
 

@@ -18,7 +18,7 @@
 #include <zmq.hpp>
 
 #include "rpc/frame_sealer.h"
-#include "rpc/protocol.h"
+#include "rpc/frames.h"
 
 namespace ferry::rpc {
 

@@ -343,20 +343,22 @@ TEST_F(AgentTest, PathTraversalLabelsAreRefused) {
   // A corrupted upload: the digest does not match the bytes.
   ASSERT_OK_AND_ASSIGN(
       rpc::ParsedMessage begun,
-      remote.core()->Call(rpc::MessageType::kUploadBegin, 3, [](rpc::MessageWriter& w) {
+      remote.core()->endpoint().Call(rpc::MessageType::kUploadBegin, 3, [](rpc::MessageWriter& w) {
         w.packer().pack(std::string("lib.so"));
         w.packer().pack(std::string(64, 'a'));
         w.packer().pack(uint64_t{5});
       }));
-  ASSERT_OK(remote.core()->Call(rpc::MessageType::kUploadChunk, 2, [](rpc::MessageWriter& w) {
-    w.packer().pack(std::string("lib.so"));
-    w.packer().pack(uint64_t{0});
-    w.AddFrame(rpc::CopyFrame("12345"));
-  }));
+  ASSERT_OK(
+      remote.core()->endpoint().Call(rpc::MessageType::kUploadChunk, 2, [](rpc::MessageWriter& w) {
+        w.packer().pack(std::string("lib.so"));
+        w.packer().pack(uint64_t{0});
+        w.AddFrame(rpc::CopyFrame("12345"));
+      }));
   const Status ended =
       remote.core()
-          ->Call(rpc::MessageType::kUploadEnd, 1,
-                 [](rpc::MessageWriter& w) { w.packer().pack(std::string("lib.so")); })
+          ->endpoint()
+          .Call(rpc::MessageType::kUploadEnd, 1,
+                [](rpc::MessageWriter& w) { w.packer().pack(std::string("lib.so")); })
           .status();
   EXPECT_EQ(ended.code(), StatusCode::kInvalidArgument) << ended.ToString();
   EXPECT_NE(ended.message().find("digest"), std::string::npos) << ended.ToString();

@@ -6,7 +6,7 @@ ferry_add_test(model_library_test
     model_executor_test.cc
     model_library_errors_test.cc
     model_reference.cc
-  LIBS ferry_compiler)
+  LIBS ferry_compiler ferry_kernels)
 ferry_add_test(cli_test SOURCES cli_test.cc LIBS ferry_runtime)
 target_compile_definitions(cli_test PRIVATE FERRY_CLI_PATH="$<TARGET_FILE:ferry>")
 add_dependencies(cli_test ferry)

@@ -94,7 +94,7 @@ void ExpectCopiesIntact(rpc::RemoteSession& remote, const std::string& bytes) {
 
 TEST_F(BulkPathTest, CopiesAndUploadsArriveIntact) {
   ASSERT_OK_AND_ASSIGN(rpc::RemoteSession remote, rpc::Connect(agent_.endpoint(), Options()));
-  EXPECT_TRUE(remote.core()->has_bulk_path());
+  EXPECT_TRUE(remote.core()->endpoint().has_bulk_path());
   const std::string bytes = Pattern(kBig, 7);
   ExpectCopiesIntact(remote, bytes);
   // Not a multiple of the chunk size.
@@ -113,7 +113,7 @@ TEST_F(BulkPathTest, CopiesAndUploadsArriveIntact) {
 TEST_F(BulkPathTest, ASessionMayKeepEverythingOnCurve) {
   ASSERT_OK_AND_ASSIGN(rpc::RemoteSession remote,
                        rpc::Connect(agent_.endpoint(), Options(/*use_bulk_path=*/false)));
-  EXPECT_FALSE(remote.core()->has_bulk_path());
+  EXPECT_FALSE(remote.core()->endpoint().has_bulk_path());
   ExpectCopiesIntact(remote, Pattern(9 << 20, 9));
 }
 

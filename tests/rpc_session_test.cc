@@ -113,7 +113,8 @@ class SessionTest : public ::testing::Test {
   }
 
   Status Hello(const std::string& token) {
-    return core_->Call(MessageType::kHello, 1, [&](MessageWriter& w) { w.packer().pack(token); })
+    return core_->endpoint()
+        .Call(MessageType::kHello, 1, [&](MessageWriter& w) { w.packer().pack(token); })
         .status();
   }
 
@@ -294,23 +295,25 @@ TEST_F(SessionTest, DroppedObjectsReleaseTheirHandles) {
 
 TEST_F(SessionTest, UnknownHandlesAreNotFound) {
   Start();
-  StatusOr<ParsedMessage> call = core_->Call(MessageType::kCallFunction, 2, [](MessageWriter& w) {
-    w.packer().pack(uint64_t{987654});
-    w.packer().pack_array(0);
-  });
+  StatusOr<ParsedMessage> call =
+      core_->endpoint().Call(MessageType::kCallFunction, 2, [](MessageWriter& w) {
+        w.packer().pack(uint64_t{987654});
+        w.packer().pack_array(0);
+      });
   EXPECT_EQ(call.status().code(), StatusCode::kNotFound) << call.status().ToString();
-  StatusOr<ParsedMessage> copy = core_->Call(MessageType::kCopyFromRemote, 3, [](MessageWriter& w) {
-    w.packer().pack(uint64_t{987654});
-    w.packer().pack(0);
-    w.packer().pack(4);
-  });
+  StatusOr<ParsedMessage> copy =
+      core_->endpoint().Call(MessageType::kCopyFromRemote, 3, [](MessageWriter& w) {
+        w.packer().pack(uint64_t{987654});
+        w.packer().pack(0);
+        w.packer().pack(4);
+      });
   EXPECT_EQ(copy.status().code(), StatusCode::kNotFound) << copy.status().ToString();
   // A handle of the wrong kind is an invalid argument.
   PackedFunc echo = Global("test.echo");
   auto* node = dynamic_cast<RemoteFunctionNode*>(echo.get());
   ASSERT_NE(node, nullptr);
   StatusOr<ParsedMessage> wrong =
-      core_->Call(MessageType::kCopyFromRemote, 3, [&](MessageWriter& w) {
+      core_->endpoint().Call(MessageType::kCopyFromRemote, 3, [&](MessageWriter& w) {
         w.packer().pack(node->handle());
         w.packer().pack(0);
         w.packer().pack(4);
@@ -457,32 +460,33 @@ TEST_F(SessionTest, DigestMismatchIsRefused) {
   const std::string data = "these bytes do not hash to zero";
   const std::string wrong_digest(64, '0');
   ASSERT_OK_AND_ASSIGN(ParsedMessage begun,
-                       core_->Call(MessageType::kUploadBegin, 3, [&](MessageWriter& w) {
+                       core_->endpoint().Call(MessageType::kUploadBegin, 3, [&](MessageWriter& w) {
                          w.packer().pack(std::string("corrupt.so"));
                          w.packer().pack(wrong_digest);
                          w.packer().pack(static_cast<uint64_t>(data.size()));
                        }));
   ASSERT_EQ(begun.body_size(), 1u);
   EXPECT_FALSE(ReadBool(begun.item(0), "complete").value());
-  ASSERT_OK(core_->Call(MessageType::kUploadChunk, 2, [&](MessageWriter& w) {
+  ASSERT_OK(core_->endpoint().Call(MessageType::kUploadChunk, 2, [&](MessageWriter& w) {
     w.packer().pack(std::string("corrupt.so"));
     w.packer().pack(uint64_t{0});
     w.AddFrame(CopyFrame(data));
   }));
-  StatusOr<ParsedMessage> ended = core_->Call(MessageType::kUploadEnd, 1, [&](MessageWriter& w) {
-    w.packer().pack(std::string("corrupt.so"));
-  });
+  StatusOr<ParsedMessage> ended =
+      core_->endpoint().Call(MessageType::kUploadEnd, 1,
+                             [&](MessageWriter& w) { w.packer().pack(std::string("corrupt.so")); });
   EXPECT_EQ(ended.status().code(), StatusCode::kInvalidArgument) << ended.status().ToString();
   EXPECT_NE(ended.status().message().find("digest"), std::string::npos) << ended.status().message();
   // Nothing was stored.
   EXPECT_TRUE(remote().ListFiles().value().empty());
   EXPECT_EQ(remote().LoadModule("corrupt.so").status().code(), StatusCode::kNotFound);
   // A malformed digest is refused at the start.
-  StatusOr<ParsedMessage> bad = core_->Call(MessageType::kUploadBegin, 3, [&](MessageWriter& w) {
-    w.packer().pack(std::string("x"));
-    w.packer().pack(std::string("../../etc/passwd"));
-    w.packer().pack(uint64_t{1});
-  });
+  StatusOr<ParsedMessage> bad =
+      core_->endpoint().Call(MessageType::kUploadBegin, 3, [&](MessageWriter& w) {
+        w.packer().pack(std::string("x"));
+        w.packer().pack(std::string("../../etc/passwd"));
+        w.packer().pack(uint64_t{1});
+      });
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument) << bad.status().ToString();
 }
 
@@ -518,15 +522,16 @@ TEST_F(SessionTest, MalformedRequestsGetErrorRepliesAndTheSessionGoesOn) {
   EXPECT_EQ(parsed.request_id, 0u);
   EXPECT_EQ(parsed.status.code(), StatusCode::kInvalidArgument);
   // Short bodies and a future protocol version.
-  EXPECT_EQ(core_->Call(MessageType::kCallFunction, 0, [](MessageWriter&) {}).status().code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(core_
-                ->Call(MessageType::kAllocArray, 3,
-                       [](MessageWriter& w) {
-                         PackShape(w.packer(), {-1});
-                         PackDataType(w.packer(), DataType::Float32());
-                         PackDevice(w.packer(), Device::Cpu());
-                       })
+  EXPECT_EQ(
+      core_->endpoint().Call(MessageType::kCallFunction, 0, [](MessageWriter&) {}).status().code(),
+      StatusCode::kInvalidArgument);
+  EXPECT_EQ(core_->endpoint()
+                .Call(MessageType::kAllocArray, 3,
+                      [](MessageWriter& w) {
+                        PackShape(w.packer(), {-1});
+                        PackDataType(w.packer(), DataType::Float32());
+                        PackDevice(w.packer(), Device::Cpu());
+                      })
                 .status()
                 .code(),
             StatusCode::kInvalidArgument);

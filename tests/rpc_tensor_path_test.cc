@@ -177,7 +177,8 @@ class TensorPathTest : public ::testing::Test {
     auto core = MakeObject<SessionCore>(std::move(client_channel), nullptr, "test", timeout);
     core_ = core.get();
     remote_.emplace(std::move(core));
-    ASSERT_OK(core_->Call(MessageType::kHello, 1, [](MessageWriter& w) { w.packer().pack(""); }));
+    ASSERT_OK(core_->endpoint().Call(MessageType::kHello, 1,
+                                     [](MessageWriter& w) { w.packer().pack(""); }));
   }
 
   void Serve() {
@@ -279,7 +280,7 @@ TEST_F(TensorPathTest, LargeResultsAndSessionsThatAskForNoneCopyOnRequest) {
   EXPECT_GT(Served(MessageType::kCopyFromRemote), copies) << "1 MiB is over the inline limit";
   EXPECT_TRUE(SameBytes(host, Bytes(size_t{1} << 20, 2)));
 
-  core_->set_inline_result_bytes(0);
+  core_->codec().set_inline_result_bytes(0);
   PackedFunc output = Global("test.output");
   ASSERT_OK_AND_ASSIGN(Value small, output.Call());
   copies = Served(MessageType::kCopyFromRemote);
@@ -437,12 +438,12 @@ TEST(InlineResultTest, AnInlineFrameOfTheWrongSizeIsRefused) {
   PackDevice(p, Device::Cpu());
   p.pack(w.AddFrame(CopyFrame("only seven")));  // 10 bytes, not 16
   ASSERT_OK_AND_ASSIGN(ParsedMessage reply, ParseMessage(std::move(w).Finish(), ProtocolLimits{}));
-  auto lock = core->Lock();
-  StatusOr<Value> read = core->ReadResult(reply.item(0), reply, /*accept_inline=*/true);
+  auto lock = core->endpoint().Lock();
+  StatusOr<Value> read = core->codec().ReadResult(reply.item(0), reply, /*accept_inline=*/true);
   EXPECT_EQ(read.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(read.status().message().find("inline frame has 10"), std::string::npos)
       << read.status().ToString();
-  (void)core->Abandon("test over");  // no CloseSession to a server that is not there
+  (void)core->endpoint().Abandon("test over");  // no CloseSession to a server that is not there
 }
 
 }  // namespace

@@ -1,3 +1,12 @@
+# The tracker links neither BLAS nor oneDNN (the kernels' libraries; runtime/CMakeLists.txt):
+# its NEEDED entries, which tracker/CMakeLists.txt keeps equal to what it links.
+add_test(NAME tracker_links_no_kernel_libraries
+         COMMAND ${CMAKE_COMMAND} -DREADELF=${CMAKE_READELF}
+                 -DBINARY=$<TARGET_FILE:ferry-tracker> "-DFORBIDDEN=blas|lapack|dnnl|mkl"
+                 -P ${CMAKE_CURRENT_SOURCE_DIR}/cmake/check_needed_libraries.cmake)
+set_tests_properties(tracker_links_no_kernel_libraries
+                     PROPERTIES LABELS tracker_links_no_kernel_libraries TIMEOUT 60)
+
 # The tracker's scheduler, driven directly with a fake clock.
 ferry_add_test(scheduler_test SOURCES scheduler_test.cc scheduler_lease_test.cc
                LIBS ferry_tracker_core)

@@ -335,7 +335,8 @@ void BindSession(py::module_& m) {
       .def_property_readonly("session_id",
                              [](const SessionPtr& s) { return s->remote.session_id(); })
       .def_property(
-          "timeout", [](const SessionPtr& s) { return s->remote.core()->timeout().count() / 1e3; },
+          "timeout",
+          [](const SessionPtr& s) { return s->remote.core()->endpoint().timeout().count() / 1e3; },
           [](const SessionPtr& s, double seconds) {
             s->remote.set_timeout(Milliseconds(seconds, "timeout"));
           },

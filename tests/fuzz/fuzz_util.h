@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "rpc/protocol.h"
+#include "rpc/frames.h"
 #include "runtime/status.h"
 
 namespace ferry::fuzz {
