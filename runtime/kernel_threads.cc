@@ -17,14 +17,29 @@ namespace {
 // 0 until the first use; then the process-wide count.
 std::atomic<int> configured_threads{0};
 
-// OpenBLAS's pthread build keeps a pool of its own; it is looked up at run time so that this
-// file does not tie the runtime to one BLAS. Other BLAS builds lack the symbol.
-void SetBlasThreads(int threads) {
-  using SetThreads = void (*)(int);
-  static const auto set =
-      reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  if (set != nullptr) set(threads);
+// OpenBLAS's pthread build keeps a pool of its own. Its setter is looked up at run time, so
+// that this file does not tie the runtime to one BLAS: in the global scope, or in the OpenBLAS
+// a model library brought in (libraries load RTLD_LOCAL, out of the global scope's sight: a
+// session worker links no BLAS of its own). Null while no OpenBLAS is loaded; once found, the
+// reference dlopen took keeps OpenBLAS loaded for the process's life, so the pointer stays
+// valid after the model library that brought it is unloaded.
+using SetBlasThreadsFn = void (*)(int);
+SetBlasThreadsFn FindBlasSetThreads() {
+  static std::atomic<SetBlasThreadsFn> found{nullptr};
+  if (SetBlasThreadsFn set = found.load()) return set;
+  void* library = dlopen("libopenblas.so.0", RTLD_LAZY | RTLD_NOLOAD);
+  if (library == nullptr) return nullptr;
+  auto set = reinterpret_cast<SetBlasThreadsFn>(dlsym(library, "openblas_set_num_threads"));
+  if (set == nullptr) {
+    dlclose(library);
+    return nullptr;
+  }
+  found.store(set);
+  return set;
 }
+
+// The BLAS thread count last applied (process-wide, like OpenBLAS's pool); 0 before.
+std::atomic<int> blas_threads_applied{0};
 
 }  // namespace
 
@@ -77,11 +92,19 @@ int KernelThreads() {
 
 void ApplyKernelThreads() {
   const int threads = KernelThreads();
-  thread_local int applied = 0;
-  if (applied == threads) return;
-  omp_set_num_threads(threads);
-  SetBlasThreads(threads);
-  applied = threads;
+  // OpenMP's count is per thread; OpenBLAS's is the process's, and applied once OpenBLAS is
+  // loaded (a model library may bring it in after the count was set).
+  thread_local int omp_applied = 0;
+  if (omp_applied != threads) {
+    omp_set_num_threads(threads);
+    omp_applied = threads;
+  }
+  if (blas_threads_applied.load() != threads) {
+    if (SetBlasThreadsFn set = FindBlasSetThreads()) {
+      set(threads);
+      blas_threads_applied.store(threads);
+    }
+  }
 }
 
 Status RegisterKernelThreadFunctions(FunctionRegistry& registry) {

@@ -137,11 +137,26 @@ TEST_F(KernelThreadsTest, SetAppliesToTheCallingThread) {
   EXPECT_EQ(team, 3);
   ASSERT_TRUE(SetKernelThreads(1).ok());
   EXPECT_EQ(omp_get_max_threads(), 1);
-  // OpenBLAS's own pool follows where this process has OpenBLAS.
+}
+
+// As in a session worker, which links no BLAS: OpenBLAS arrives later, brought in privately
+// by a model library (dlopen RTLD_LOCAL), after the count was set.
+TEST_F(KernelThreadsTest, AnOpenBlasLoadedLocallyLaterTakesTheCount) {
+  ASSERT_EQ(dlopen("libopenblas.so.0", RTLD_LAZY | RTLD_NOLOAD), nullptr)
+      << "this test binary must not link OpenBLAS itself (tests/threads.cmake)";
+  ASSERT_TRUE(SetKernelThreads(1).ok());
+  void* blas = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(blas, nullptr) << dlerror();
   using GetThreads = int (*)();
-  if (auto get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"))) {
-    EXPECT_EQ(get(), 1);
-  }
+  auto get = reinterpret_cast<GetThreads>(dlsym(blas, "openblas_get_num_threads"));
+  ASSERT_NE(get, nullptr);
+  ApplyKernelThreads();  // what every run does
+  EXPECT_EQ(get(), 1);
+  ASSERT_TRUE(SetKernelThreads(2).ok());
+  EXPECT_EQ(get(), 2);
+  ASSERT_TRUE(SetKernelThreads(1).ok());
+  EXPECT_EQ(get(), 1);
+  dlclose(blas);
 }
 
 TEST_F(KernelThreadsTest, OtherThreadsTakeTheCountAtTheirNextApply) {
