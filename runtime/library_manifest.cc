@@ -58,7 +58,12 @@ Status ReadRecordParams(BinaryReader& reader, const BlobLayout& layout, ParamsMo
   if (layout.version == kInlineParamsVersion) {
     ASSIGN_OR_RETURN(uint64_t size, reader.ReadU64("params"));
     ASSIGN_OR_RETURN(params, reader.ReadRaw("params", size));
-    if (mode == ParamsMode::kCopyAndVerify) m.params_bytes = std::string(params);
+    if (mode == ParamsMode::kCopyAndVerify) {
+      // As for version 2: the params' own checksum too, so that what this parse accepts
+      // serialises into a manifest that it accepts again.
+      if (m.params_packaged) RETURN_IF_ERROR(VerifyParamsChecksum(params));
+      m.params_bytes = std::string(params);
+    }
   } else {
     ASSIGN_OR_RETURN(uint64_t offset, reader.ReadU64("params offset"));
     ASSIGN_OR_RETURN(uint64_t size, reader.ReadU64("params size"));
