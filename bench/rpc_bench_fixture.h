@@ -186,6 +186,10 @@ struct ModelCase {
 // set_input("data", input), run, get_output(0) and its copy to a host array (a local copy
 // for a local executor).
 Status RunModel(const ExecutorModule& executor, const NDArray& input);
+// The same calls made as one CallSequence of `session` (one round trip; the output comes
+// inline, so its copy to the host costs none).
+Status RunModelInOneRoundTrip(rpc::RemoteSession& session, const ExecutorModule& executor,
+                              const NDArray& input);
 
 // Everything the benchmarks use; built (and checked) before any timing.
 struct Fixture {

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "rpc/remote_objects.h"
 #include "rpc/retry.h"
 #include "rpc/session_core.h"
 #include "rpc/session_files.h"
@@ -86,6 +87,12 @@ class RemoteSession {
   StatusOr<PackedFunc> TimeEvaluator(const Module& module, const std::string& name, Device device,
                                      TimeEvaluatorOptions options);
 
+  // Calls functions of this session in order in one round trip, returning every result:
+  // set_input, run and get_output of a model cost one round trip instead of three. See
+  // CallSequence in remote_objects.h for the errors.
+  StatusOr<std::vector<Value>> CallSequence(std::span<const RemoteCall> calls) {
+    return rpc::CallSequence(*core_, calls);
+  }
   // Ends the session now (the agent frees everything it held). Later calls fail.
   Status Close() { return core_->endpoint().Close(); }
 

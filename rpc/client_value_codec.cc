@@ -90,14 +90,16 @@ StatusOr<NDArray> ClientValueCodec::AllocArray(const std::vector<int64_t>& shape
 }
 
 bool ClientValueCodec::CopyInlineResult(uint64_t handle, void* to, size_t bytes) {
-  if (inline_result_ && inline_result_->after_request != endpoint_.requests_sent()) {
-    inline_result_.reset();  // a request since may have changed the array
+  if (inline_results_after_ != endpoint_.requests_sent()) {
+    inline_results_.clear();  // a request since may have changed the arrays
   }
-  if (!inline_result_ || inline_result_->handle != handle || bytes > inline_result_->bytes.size()) {
-    return false;
+  for (const InlineResult& result : inline_results_) {
+    if (result.handle != handle) continue;
+    if (bytes > result.bytes.size()) return false;
+    if (bytes != 0) std::memcpy(to, result.bytes.data(), bytes);
+    return true;
   }
-  if (bytes != 0) std::memcpy(to, inline_result_->bytes.data(), bytes);
-  return true;
+  return false;
 }
 
 NDArray ClientValueCodec::MakeRemoteArray(uint64_t handle, std::vector<int64_t> shape,
@@ -135,7 +137,11 @@ StatusOr<Value> ClientValueCodec::ReadResult(const msgpack::object& encoded,
                                       " bytes, its inline frame has " +
                                       std::to_string(frame->size()));
         }
-        inline_result_ = InlineResult{handle, endpoint_.requests_sent(), ShareFrame(*frame)};
+        if (inline_results_after_ != endpoint_.requests_sent()) {
+          inline_results_.clear();
+          inline_results_after_ = endpoint_.requests_sent();
+        }
+        inline_results_.push_back(InlineResult{handle, ShareFrame(*frame)});
       }
       return Value(std::move(array));
     }

@@ -62,7 +62,8 @@ class ClientValueCodec {
   NDArray MakeRemoteArray(uint64_t handle, std::vector<int64_t> shape, DataType dtype,
                           Device remote_device) const;
 
-  // When no request has been sent since the reply that carried array `handle`'s bytes inline,
+  // When no request has been sent since the reply that carried array `handle`'s bytes inline
+  // (a call's, or any of a call sequence's results),
   // copies its first `bytes` bytes to `to` and returns true (no round trip); else false.
   // Under the call lock.
   bool CopyInlineResult(uint64_t handle, void* to, size_t bytes);
@@ -75,14 +76,15 @@ class ClientValueCodec {
   SessionEndpoint& endpoint_;
   DeviceApi* device_api_;
   uint64_t inline_result_bytes_ = kInlineResultBytes;
-  // The bytes of the last array result that came inline, valid while the endpoint's
-  // requests_sent() is still `after_request`.
+  // The bytes of the array results that came inline with the last reply (one per result of a
+  // call sequence), valid while the endpoint's requests_sent() is still
+  // `inline_results_after_`.
   struct InlineResult {
     uint64_t handle = 0;
-    uint64_t after_request = 0;
     zmq::message_t bytes;
   };
-  std::optional<InlineResult> inline_result_;
+  std::vector<InlineResult> inline_results_;
+  uint64_t inline_results_after_ = 0;
 };
 
 }  // namespace ferry::rpc

@@ -15,7 +15,7 @@ bool IsInt(const msgpack::object& o) {
 
 bool KnownType(uint64_t t) {
   return (t >= static_cast<uint64_t>(MessageType::kOpenSession) &&
-          t <= static_cast<uint64_t>(MessageType::kTimeEvaluator)) ||
+          t <= static_cast<uint64_t>(MessageType::kCallSequence)) ||
          (t >= static_cast<uint64_t>(MessageType::kAgentHeartbeat) &&
           t <= static_cast<uint64_t>(MessageType::kTrackerStatus)) ||
          t == static_cast<uint64_t>(MessageType::kReply);
@@ -46,7 +46,8 @@ std::string_view MessageTypeName(MessageType type) {
                                                 "ListFiles",
                                                 "RemoveFile",
                                                 "LoadModule",
-                                                "TimeEvaluator"};
+                                                "TimeEvaluator",
+                                                "CallSequence"};
   static constexpr std::string_view kTrackerNames[] = {"AgentHeartbeat", "AgentGoodbye",
                                                        "RequestDevice",  "CancelRequest",
                                                        "ReleaseLease",   "TrackerStatus"};

@@ -50,6 +50,7 @@ enum class MessageType : uint8_t {
   kLoadModule = 21,        // [label] -> [value]
   kTimeEvaluator = 22,     // [module_handle, name, device, number, repeat, min_repeat_ms,
                            //  cooldown_ms] -> [value]
+  kCallSequence = 23,      // [[[function_handle, [value...]]...], inline_bytes] -> [[value...]]
   // Tracker messages (docs/protocol.md, "Tracker").
   kAgentHeartbeat = 30,    // agent -> tracker: [signed, hmac] (rpc/agent_heartbeat.h) ; one-way
   kAgentGoodbye = 31,      // agent -> tracker: [signed, hmac] ; one-way
@@ -89,6 +90,8 @@ inline constexpr size_t kInlineArrayBytes = kChunkBytes;
 // kMaxInlineResultBytes that way, whatever is asked.
 inline constexpr uint64_t kInlineResultBytes = uint64_t{64} << 10;
 inline constexpr uint64_t kMaxInlineResultBytes = kChunkBytes;
+// The most calls one CallSequence carries (docs/protocol.md, "Call sequences").
+inline constexpr size_t kMaxSequenceCalls = 256;
 
 }  // namespace ferry::rpc
 

@@ -4,8 +4,29 @@
 
 #include "rpc/chunk_stream.h"
 #include "rpc/frame_loan.h"
+#include "rpc/value_codec.h"
 
 namespace ferry::rpc {
+namespace {
+
+// Packs a call's function handle and arguments (two items). An argument that cannot be sent
+// is reported in `failed` (the first one) and replaced by a handle no session has (0), so
+// that the message stays well formed and the session refuses the call instead of running it.
+void PackCall(const ClientValueCodec& codec, MessageWriter& w, uint64_t handle,
+              std::span<const Value> args, Status& failed) {
+  w.packer().pack(handle);
+  w.packer().pack_array(static_cast<uint32_t>(args.size()));
+  for (const Value& arg : args) {
+    Status packed = codec.PackArgument(w, arg);
+    if (packed.ok()) continue;
+    if (failed.ok()) failed = packed;
+    w.packer().pack_array(2);
+    w.packer().pack(static_cast<uint8_t>(WireKind::kFunction));
+    w.packer().pack(0);
+  }
+}
+
+}  // namespace
 
 StatusOr<Value> RemoteFunctionNode::Call(std::span<const Value> args) const {
   SessionEndpoint& endpoint = core_->endpoint();
@@ -19,23 +40,66 @@ StatusOr<Value> RemoteFunctionNode::Call(std::span<const Value> args) const {
   ASSIGN_OR_RETURN(
       uint64_t id,
       endpoint.Send(MessageType::kCallFunction, inline_bytes > 0 ? 3 : 2, [&](MessageWriter& w) {
-        w.packer().pack(handle_);
-        w.packer().pack_array(static_cast<uint32_t>(sent.size()));
-        for (const Value& arg : sent) {
-          Status s = codec.PackArgument(w, arg);
-          if (!s.ok() && pack_status.ok()) {
-            pack_status = s;
-            w.packer().pack_array(1);  // keep the message well formed
-            w.packer().pack(0);
-          }
-        }
+        PackCall(codec, w, handle_, sent, pack_status);
         if (inline_bytes > 0) w.packer().pack(inline_bytes);
       }));
-  ASSIGN_OR_RETURN(ParsedMessage reply, endpoint.Await(id));
+  // The reply is awaited even after a packing error, to keep replies and requests in step;
+  // that error (the session refused the call) is the one to report.
+  StatusOr<ParsedMessage> reply = endpoint.Await(id);
   RETURN_IF_ERROR(pack_status);
-  RETURN_IF_ERROR(CheckBodySize(reply, 1));
+  if (!reply.ok()) return reply.status();
+  RETURN_IF_ERROR(CheckBodySize(*reply, 1));
   // Still under the lock: an inline result is valid until the next request.
-  return codec.ReadResult(reply.item(0), reply, /*accept_inline=*/true);
+  return codec.ReadResult(reply->item(0), *reply, /*accept_inline=*/true);
+}
+
+StatusOr<std::vector<Value>> CallSequence(SessionCore& core, std::span<const RemoteCall> calls) {
+  if (calls.size() > kMaxSequenceCalls) {
+    return InvalidArgumentError("a call sequence of " + std::to_string(calls.size()) +
+                                " calls exceeds the limit of " +
+                                std::to_string(kMaxSequenceCalls));
+  }
+  SessionEndpoint& endpoint = core.endpoint();
+  ClientValueCodec& codec = core.codec();
+  std::vector<uint64_t> handles;
+  std::vector<std::vector<Value>> staged(calls.size());
+  for (size_t i = 0; i < calls.size(); ++i) {
+    auto* remote = dynamic_cast<RemoteFunctionNode*>(calls[i].function.get());
+    if (remote == nullptr || remote->core() != &core) {
+      return InvalidArgumentError("call " + std::to_string(i + 1) +
+                                  " of the sequence: its function is not one of this session's");
+    }
+    handles.push_back(remote->handle());
+    ASSIGN_OR_RETURN(staged[i], codec.StageArguments(calls[i].args));
+  }
+  Status pack_status;
+  auto lock = endpoint.Lock();
+  ASSIGN_OR_RETURN(uint64_t id, endpoint.Send(MessageType::kCallSequence, 2, [&](MessageWriter& w) {
+    w.packer().pack_array(static_cast<uint32_t>(calls.size()));
+    for (size_t i = 0; i < calls.size(); ++i) {
+      w.packer().pack_array(2);
+      PackCall(codec, w, handles[i], staged[i].empty() ? calls[i].args : staged[i], pack_status);
+    }
+    w.packer().pack(codec.inline_result_bytes());
+  }));
+  StatusOr<ParsedMessage> reply = endpoint.Await(id);  // as in RemoteFunctionNode::Call
+  RETURN_IF_ERROR(pack_status);
+  if (!reply.ok()) return reply.status();
+  RETURN_IF_ERROR(CheckBodySize(*reply, 1));
+  ASSIGN_OR_RETURN(const msgpack::object* encoded, ReadArray(reply->item(0), "results", 0));
+  if (encoded->via.array.size != calls.size()) {
+    return InvalidArgumentError("the session answered a sequence of " +
+                                std::to_string(calls.size()) + " calls with " +
+                                std::to_string(encoded->via.array.size) + " results");
+  }
+  std::vector<Value> results;
+  for (uint32_t i = 0; i < encoded->via.array.size; ++i) {
+    // Still under the lock: inline results are valid until the next request.
+    ASSIGN_OR_RETURN(Value result,
+                     codec.ReadResult(encoded->via.array.ptr[i], *reply, /*accept_inline=*/true));
+    results.push_back(std::move(result));
+  }
+  return results;
 }
 
 std::optional<PackedFunc> RemoteModuleNode::GetFunction(const std::string& name) {

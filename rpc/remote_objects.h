@@ -8,7 +8,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "rpc/session_core.h"
 #include "runtime/device_api.h"
@@ -33,6 +35,21 @@ class RemoteFunctionNode final : public PackedFuncNode {
   ObjectPtr<SessionCore> core_;
   uint64_t handle_;
 };
+
+// One call of a sequence: a function of the session and its arguments.
+struct RemoteCall {
+  PackedFunc function;
+  std::vector<Value> args;
+};
+
+// Calls `calls` in order in one round trip (CallSequence, docs/protocol.md "Call sequences"):
+// the session runs each as CallFunction would, stops at the first that fails and returns its
+// error ("call K of N of the sequence: ..."; the calls before it took effect), or returns
+// every result. Arguments are staged as for a single call; small array results come inline
+// (up to the codec's inline_result_bytes, all of them together), valid until the next request.
+// Errors: kInvalidArgument for more than kMaxSequenceCalls calls or a function of another
+// session; those of the calls.
+StatusOr<std::vector<Value>> CallSequence(SessionCore& core, std::span<const RemoteCall> calls);
 
 // A module in the session (type key "rpc:<remote type key>"). GetFunction asks the session
 // once per name and caches the answer; a transport failure yields a function that returns

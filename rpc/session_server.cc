@@ -43,6 +43,7 @@ const SessionServer::HandlerEntry SessionServer::kHandlers[] = {
     {MessageType::kRemoveFile, &SessionServer::RemoveFile},
     {MessageType::kLoadModule, &SessionServer::LoadModule},
     {MessageType::kTimeEvaluator, &SessionServer::TimeEvaluator},
+    {MessageType::kCallSequence, &SessionServer::CallSequence},
 };
 
 SessionServer::SessionServer(const FunctionRegistry* globals, SessionFiles* files,
@@ -106,8 +107,9 @@ StatusOr<T> SessionServer::Lookup(const msgpack::object& encoded, std::string_vi
                               std::string(ObjectKindName(it->second.index())));
 }
 
-void SessionServer::PackValue(MessageWriter& writer, const Value& value, uint64_t inline_bytes) {
-  if (PackPlainValue(writer, value)) return;
+uint64_t SessionServer::PackValue(MessageWriter& writer, const Value& value,
+                                  uint64_t inline_bytes) {
+  if (PackPlainValue(writer, value)) return 0;
   auto& p = writer.packer();
   if (value.kind() == Value::Kind::kNDArray) {
     NDArray array = value.As<NDArray>().value();
@@ -123,6 +125,7 @@ void SessionServer::PackValue(MessageWriter& writer, const Value& value, uint64_
     if (with_bytes) {
       p.pack(writer.AddFrame(
           CopyFrame(std::string_view(array.data_as<const char>(), array.NumBytes()))));
+      return array.NumBytes();
     }
   } else if (value.kind() == Value::Kind::kModule) {
     Module module = value.As<Module>().value();
@@ -135,6 +138,7 @@ void SessionServer::PackValue(MessageWriter& writer, const Value& value, uint64_
     p.pack(static_cast<uint8_t>(WireKind::kFunction));
     p.pack(AddHandle(value.As<PackedFunc>().value()));
   }
+  return 0;
 }
 
 StatusOr<Value> SessionServer::ReadValue(const msgpack::object& encoded,
@@ -210,26 +214,62 @@ StatusOr<Frames> SessionServer::GetModuleFunction(const ParsedMessage& m) {
   return std::move(w).Finish();
 }
 
+StatusOr<Value> SessionServer::Invoke(const msgpack::object& function,
+                                      const msgpack::object& encoded_args,
+                                      const ParsedMessage& m) {
+  ASSIGN_OR_RETURN(PackedFunc f, Lookup<PackedFunc>(function, "function"));
+  ASSIGN_OR_RETURN(const msgpack::object* list, ReadArray(encoded_args, "arguments", 0));
+  std::vector<Value> args;
+  args.reserve(list->via.array.size);
+  for (uint32_t i = 0; i < list->via.array.size; ++i) {
+    StatusOr<Value> arg = ReadValue(list->via.array.ptr[i], m);
+    if (!arg.ok()) return arg.status().WithContext("argument " + std::to_string(i));
+    args.push_back(std::move(*arg));
+  }
+  return f.CallPacked(args);
+}
+
 StatusOr<Frames> SessionServer::CallFunction(const ParsedMessage& m) {
   RETURN_IF_ERROR(CheckBodySize(m, 2));
-  ASSIGN_OR_RETURN(PackedFunc f, Lookup<PackedFunc>(m.item(0), "function"));
-  ASSIGN_OR_RETURN(const msgpack::object* encoded_args, ReadArray(m.item(1), "arguments", 0));
   // Optional: the largest CPU array result the client wants with its bytes.
   uint64_t inline_bytes = 0;
   if (m.body_size() >= 3) {
     ASSIGN_OR_RETURN(inline_bytes, ReadUint(m.item(2), "inline result bytes"));
     inline_bytes = std::min(inline_bytes, kMaxInlineResultBytes);
   }
-  std::vector<Value> args;
-  args.reserve(encoded_args->via.array.size);
-  for (uint32_t i = 0; i < encoded_args->via.array.size; ++i) {
-    StatusOr<Value> arg = ReadValue(encoded_args->via.array.ptr[i], m);
-    if (!arg.ok()) return arg.status().WithContext("argument " + std::to_string(i));
-    args.push_back(std::move(*arg));
-  }
-  ASSIGN_OR_RETURN(Value result, f.CallPacked(args));
+  ASSIGN_OR_RETURN(Value result, Invoke(m.item(0), m.item(1), m));
   MessageWriter w = MessageWriter::Reply(m.request_id, Status::Ok(), 1);
   PackValue(w, result, inline_bytes);
+  return std::move(w).Finish();
+}
+
+StatusOr<Frames> SessionServer::CallSequence(const ParsedMessage& m) {
+  RETURN_IF_ERROR(CheckBodySize(m, 2));
+  ASSIGN_OR_RETURN(const msgpack::object* calls, ReadArray(m.item(0), "calls", 0));
+  const uint32_t count = calls->via.array.size;
+  if (count > kMaxSequenceCalls) {
+    return InvalidArgumentError("a call sequence of " + std::to_string(count) +
+                                " calls exceeds the limit of " +
+                                std::to_string(kMaxSequenceCalls));
+  }
+  // The most bytes of results that come inline, all results together.
+  ASSIGN_OR_RETURN(uint64_t inline_budget, ReadUint(m.item(1), "inline result bytes"));
+  inline_budget = std::min(inline_budget, kMaxInlineResultBytes);
+  MessageWriter w = MessageWriter::Reply(m.request_id, Status::Ok(), 1);
+  w.packer().pack_array(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    // Each result is packed as soon as its call returns: an inline copy then holds the bytes
+    // as they were after this call, as if the calls had come one by one.
+    StatusOr<Value> result = [&]() -> StatusOr<Value> {
+      ASSIGN_OR_RETURN(const msgpack::object* call, ReadArray(calls->via.array.ptr[i], "call", 2));
+      return Invoke(call->via.array.ptr[0], call->via.array.ptr[1], m);
+    }();
+    if (!result.ok()) {
+      return result.status().WithContext("call " + std::to_string(i + 1) + " of " +
+                                         std::to_string(count) + " of the sequence");
+    }
+    inline_budget -= PackValue(w, *result, inline_budget);
+  }
   return std::move(w).Finish();
 }
 

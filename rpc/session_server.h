@@ -78,8 +78,8 @@ class SessionServer {
   StatusOr<T> Lookup(const msgpack::object& handle, std::string_view what) const;
   // Encodes a call result or any Value (registering handles for arrays, modules, functions).
   // A CPU array of at most `inline_bytes` also carries a copy of its bytes (docs/protocol.md,
-  // "Tensors in calls").
-  void PackValue(MessageWriter& writer, const Value& value, uint64_t inline_bytes = 0);
+  // "Tensors in calls"). Returns the bytes it copied so (0 for other values).
+  uint64_t PackValue(MessageWriter& writer, const Value& value, uint64_t inline_bytes = 0);
   StatusOr<Value> ReadValue(const msgpack::object& encoded, const ParsedMessage& message) const;
   StatusOr<SessionFiles*> Files() const;
 
@@ -87,7 +87,12 @@ class SessionServer {
   StatusOr<Frames> CloseSession(const ParsedMessage& m);
   StatusOr<Frames> GetGlobalFunction(const ParsedMessage& m);
   StatusOr<Frames> GetModuleFunction(const ParsedMessage& m);
+  // Calls the function of handle `function` with the arguments encoded in `args` (values of
+  // message `m`).
+  StatusOr<Value> Invoke(const msgpack::object& function, const msgpack::object& args,
+                         const ParsedMessage& m);
   StatusOr<Frames> CallFunction(const ParsedMessage& m);
+  StatusOr<Frames> CallSequence(const ParsedMessage& m);
   StatusOr<Frames> ReleaseHandles(const ParsedMessage& m);
   StatusOr<Frames> DeviceAttributes(const ParsedMessage& m);
   StatusOr<Frames> AllocArray(const ParsedMessage& m);

@@ -1,7 +1,7 @@
 # Remote sessions: the wire format, the session layers over an in-memory channel, and a real
 # ferry-agent on an ephemeral loopback port.
 ferry_add_test(rpc_message_test SOURCES rpc_message_test.cc LIBS ferry_rpc)
-ferry_add_test(rpc_session_test SOURCES rpc_session_test.cc LIBS ferry_agent ferry_compiler)
+ferry_add_test(rpc_session_test SOURCES rpc_session_test.cc rpc_call_sequence_test.cc LIBS ferry_agent ferry_compiler)
 ferry_add_test(agent_integration_test
   SOURCES agent_integration_test.cc
   LIBS ferry_rpc ferry_compiler)

@@ -264,7 +264,7 @@ TEST(MalformedMessageTest, WrongHeaderArityAndTypes) {
 
 TEST(MalformedMessageTest, UnknownMessageTypes) {
   using Body = std::vector<int>;
-  for (int type : {0, 23, 50, 99, 101, 255, 256, 100000}) {
+  for (int type : {0, 24, 50, 99, 101, 255, 256, 100000}) {
     SCOPED_TRACE(type);
     ExpectMalformedHeader(Pack(std::make_tuple(1, type, 1, 100, Body{})));
   }

@@ -175,10 +175,20 @@ void WriteSessionServerSeeds() {
     w.packer().pack(uint64_t{1});
     w.packer().pack(uint64_t{2});
   });
-  auto close = request(MessageType::kCloseSession, 9, 0, [](MessageWriter&) {});
+  auto sequence = request(MessageType::kCallSequence, 9, 2, [](MessageWriter& w) {
+    w.packer().pack_array(2);
+    for (int i = 0; i < 2; ++i) {
+      w.packer().pack_array(2);
+      w.packer().pack(uint64_t{1});
+      w.packer().pack_array(1);
+      PackHostArray(w, FloatArray({2, 2}));
+    }
+    w.packer().pack(uint64_t{1024});
+  });
+  auto close = request(MessageType::kCloseSession, 10, 0, [](MessageWriter&) {});
   std::vector<std::pair<char, Frames>> work;
-  for (Frames* frames :
-       {&get_echo, &call_echo, &alloc, &copy_to, &copy_from, &attributes, &release, &close}) {
+  for (Frames* frames : {&get_echo, &call_echo, &alloc, &copy_to, &copy_from, &attributes,
+                         &sequence, &release, &close}) {
     work.emplace_back('c', std::move(*frames));
   }
   Write("session_server", "work", SessionScript(0, work));
