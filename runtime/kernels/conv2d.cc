@@ -1,10 +1,10 @@
-// conv2d (NCHW) as im2col + cblas_sgemm per image and group.
-#include <cblas.h>
+// conv2d (NCHW) as im2col + GEMM (gemm.h) per image and group.
 #include <string.h>
 
 #include <utility>
 
 
+#include "runtime/kernels/gemm.h"
 #include "runtime/kernels/epilogue.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
@@ -138,8 +138,7 @@ int Validate(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
     return -1;
   }
   const int64_t k = weight.shape[1] * g->kh * g->kw;
-  if (!internal::FitsBlasInt(k) || !internal::FitsBlasInt(g->oh * g->ow) ||
-      !internal::FitsBlasInt(g->o)) {
+  if (!internal::SgemmFits(g->o, g->oh * g->ow, k)) {
     return Fail(error, kName, "dimensions exceed the BLAS integer range");
   }
   return 0;
@@ -225,10 +224,11 @@ int Conv2d(const Conv2dAttrs& attrs, DLTensor* const* args, int32_t num_args,
         Im2Col(g, group_c, in, col);
         b = col;
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(group_o),
-                  static_cast<int>(spatial), static_cast<int>(k), 1.0f, weight + grp * group_o * k,
-                  static_cast<int>(k), b, static_cast<int>(spatial), 0.0f,
-                  out + (n * g.o + grp * group_o) * spatial, static_cast<int>(spatial));
+      if (internal::Sgemm("conv2d", false, false, group_o, spatial, k,
+                          weight + grp * group_o * k, k, b, spatial,
+                          out + (n * g.o + grp * group_o) * spatial, spatial, error) != 0) {
+        return -1;
+      }
     }
     internal::ApplyEpilogue(attrs.epilogue, args + 2, out + n * g.o * spatial, 1, g.o, spatial);
   }

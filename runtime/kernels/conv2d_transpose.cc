@@ -1,9 +1,9 @@
-// conv2d_transpose (NCHW), the gradient of conv2d: cblas_sgemm of the weight (transposed)
+// conv2d_transpose (NCHW), the gradient of conv2d: a GEMM (gemm.h) of the weight (transposed)
 // with each image's group into a column matrix, then col2im accumulation into the output.
-#include <cblas.h>
 #include <string.h>
 
 
+#include "runtime/kernels/gemm.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
 
@@ -136,8 +136,7 @@ int Validate(const Conv2dTransposeAttrs& attrs, DLTensor* const* args, int32_t n
   const int64_t expected[4] = {g->n, g->o, g->oh, g->ow};
   if (internal::CheckShape(kName, "output", *args[2], expected, 4, error) != 0) return -1;
   const int64_t rows = weight.shape[1] * g->kh * g->kw;
-  if (!internal::FitsBlasInt(rows) || !internal::FitsBlasInt(g->h * g->w) ||
-      !internal::FitsBlasInt(g->c)) {
+  if (!internal::SgemmFits(rows, g->h * g->w, g->c)) {
     return Fail(error, kName, "dimensions exceed the BLAS integer range");
   }
   return 0;
@@ -173,11 +172,12 @@ int Conv2dTranspose(const Conv2dTransposeAttrs& attrs, DLTensor* const* args, in
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       // col [rows, spatial] = weight_g^T [rows, group_c] * data_g [group_c, spatial], where
       // weight_g is the group's [group_c, rows] block of the [C, O / groups * KH * KW] weight.
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(rows),
-                  static_cast<int>(spatial), static_cast<int>(group_c), 1.0f,
-                  weight + grp * group_c * rows, static_cast<int>(rows),
-                  data + (n * g.c + grp * group_c) * spatial, static_cast<int>(spatial), 0.0f,
-                  col, static_cast<int>(spatial));
+      if (internal::Sgemm(kName, true, false, rows, spatial, group_c,
+                          weight + grp * group_c * rows, rows,
+                          data + (n * g.c + grp * group_c) * spatial, spatial, col, spatial,
+                          error) != 0) {
+        return -1;
+      }
       Col2Im(g, group_o, col, out + (n * g.o + grp * group_o) * out_spatial);
     }
   }

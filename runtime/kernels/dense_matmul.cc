@@ -1,10 +1,10 @@
-// Dense and Matmul through cblas_sgemm.
-#include <cblas.h>
+// Dense and Matmul through the kernels' GEMM (gemm.h).
 #include <string.h>
 
 #include <algorithm>
 
 #include "runtime/kernels/epilogue.h"
+#include "runtime/kernels/gemm.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
 
@@ -16,22 +16,21 @@ using internal::CheckFloat32;
 using internal::CheckShape;
 using internal::DataAs;
 using internal::Fail;
-using internal::FitsBlasInt;
+using internal::SgemmFits;
 using internal::FormatShape;
 
 // C[m, n] = op(A) * op(B) with row-major A, B, C; op transposes when the flag is set. A is
 // stored [m, k] (or [k, m] when trans_a), B [k, n] (or [n, k] when trans_b). Handles k == 0.
-void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
-          const float* b, float* c) {
-  if (m == 0 || n == 0) return;
+// Returns 0, or -1 with the error filled.
+int Gemm(const char* kernel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+         const float* a, const float* b, float* c, FerryKernelError* error) {
+  if (m == 0 || n == 0) return 0;
   if (k == 0) {
     memset(c, 0, sizeof(float) * m * n);
-    return;
+    return 0;
   }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(k), 1.0f, a, static_cast<int>(trans_a ? m : k), b,
-              static_cast<int>(trans_b ? k : n), 0.0f, c, static_cast<int>(n));
+  return internal::Sgemm(kernel, trans_a, trans_b, m, n, k, a, trans_a ? m : k, b,
+                         trans_b ? k : n, c, n, error);
 }
 
 }  // namespace
@@ -62,11 +61,11 @@ int DenseWithEpilogue(const char* name, const Epilogue& epilogue, DLTensor* cons
       internal::CheckEpilogue(name, epilogue, args + 2, n, error) != 0) {
     return -1;
   }
-  if (!FitsBlasInt(m) || !FitsBlasInt(n) || !FitsBlasInt(k)) {
-    return Fail(error, name, "dimensions exceed the BLAS integer range");
+  if (!SgemmFits(m, n, k)) return Fail(error, name, "dimensions exceed the BLAS integer range");
+  if (Gemm(name, false, true, m, n, k, DataAs<const float>(data), DataAs<const float>(weight),
+           DataAs<float>(out), error) != 0) {
+    return -1;
   }
-  Gemm(false, true, m, n, k, DataAs<const float>(data), DataAs<const float>(weight),
-       DataAs<float>(out));
   internal::ApplyEpilogue(epilogue, args + 2, DataAs<float>(out), m, n, 1);
   return 0;
 }
@@ -126,25 +125,24 @@ int Matmul(const MatmulAttrs& attrs, DLTensor* const* args, int32_t num_args,
   expected[batch_ndim] = m;
   expected[batch_ndim + 1] = n;
   if (CheckShape(kName, "output", out, expected, batch_ndim + 2, error) != 0) return -1;
-  if (!FitsBlasInt(m) || !FitsBlasInt(n) || !FitsBlasInt(k)) {
-    return Fail(error, kName, "dimensions exceed the BLAS integer range");
-  }
+  if (!SgemmFits(m, n, k)) return Fail(error, kName, "dimensions exceed the BLAS integer range");
   const float* pa = DataAs<const float>(a);
   const float* pb = DataAs<const float>(b);
   float* pc = DataAs<float>(out);
   int64_t batch = internal::Product(expected, 0, batch_ndim);
   if (batch == 0) return 0;
-  if (b_run == 1 && !attrs.transpose_a && FitsBlasInt(batch * m)) {
+  if (b_run == 1 && !attrs.transpose_a && SgemmFits(batch * m, n, k)) {
     // b is shared by every batch: one GEMM over the stacked rows of a.
-    Gemm(false, attrs.transpose_b, batch * m, n, k, pa, pb, pc);
-    return 0;
+    return Gemm(kName, false, attrs.transpose_b, batch * m, n, k, pa, pb, pc, error);
   }
   const int64_t a_size = m * k, b_size = k * n, c_size = m * n;
   int64_t index[kMaxDims] = {};
   int64_t a_off = 0, b_off = 0;
   for (int64_t t = 0; t < batch; ++t) {
-    Gemm(attrs.transpose_a, attrs.transpose_b, m, n, k, pa + a_off * a_size,
-         pb + b_off * b_size, pc + t * c_size);
+    if (Gemm(kName, attrs.transpose_a, attrs.transpose_b, m, n, k, pa + a_off * a_size,
+             pb + b_off * b_size, pc + t * c_size, error) != 0) {
+      return -1;
+    }
     for (int d = batch_ndim - 1; d >= 0; --d) {
       a_off += a_stride[d];
       b_off += b_stride[d];

@@ -1,10 +1,10 @@
 // conv3d, max_pool3d and avg_pool3d (NCDHW): the 2-D kernels' rules with a depth axis, as
-// plain loops over the three spatial axes (conv3d through im2col + cblas_sgemm).
-#include <cblas.h>
+// plain loops over the three spatial axes (conv3d through im2col + GEMM, gemm.h).
 #include <string.h>
 
 #include <limits>
 
+#include "runtime/kernels/gemm.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
 
@@ -176,8 +176,7 @@ int Conv3d(const Conv3dAttrs& attrs, DLTensor* const* args, int32_t num_args,
   const int64_t group_c = c / groups, group_o = o / groups;
   const int64_t k = group_c * g.kernel[0] * g.kernel[1] * g.kernel[2];
   const int64_t spatial = g.out[0] * g.out[1] * g.out[2];
-  if (!internal::FitsBlasInt(k) || !internal::FitsBlasInt(spatial) ||
-      !internal::FitsBlasInt(group_o)) {
+  if (!internal::SgemmFits(group_o, spatial, k)) {
     return Fail(error, kName, "dimensions exceed the BLAS integer range");
   }
   float* out = DataAs<float>(*args[2]);
@@ -201,10 +200,11 @@ int Conv3d(const Conv3dAttrs& attrs, DLTensor* const* args, int32_t num_args,
   for (int64_t b = 0; b < n; ++b) {
     for (int64_t grp = 0; grp < groups; ++grp) {
       Im2Col3d(g, group_c, in + (b * c + grp * group_c) * volume, col);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(group_o),
-                  static_cast<int>(spatial), static_cast<int>(k), 1.0f, w + grp * group_o * k,
-                  static_cast<int>(k), col, static_cast<int>(spatial), 0.0f,
-                  out + (b * o + grp * group_o) * spatial, static_cast<int>(spatial));
+      if (internal::Sgemm(kName, false, false, group_o, spatial, k, w + grp * group_o * k, k, col,
+                          spatial, out + (b * o + grp * group_o) * spatial, spatial,
+                          error) != 0) {
+        return -1;
+      }
     }
   }
   return 0;
