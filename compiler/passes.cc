@@ -191,6 +191,7 @@ StatusOr<int> RemoveDeadNodes(Model& model) {
 }
 
 Status OptimizeModel(Model& model) {
+  RETURN_IF_ERROR(FuseLayerNorms(model).status());
   RETURN_IF_ERROR(FuseEpilogues(model).status());
   RETURN_IF_ERROR(RemoveDeadNodes(model).status());
   ExecGraph check = model.graph;

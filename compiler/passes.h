@@ -19,7 +19,16 @@ StatusOr<int> FuseEpilogues(Model& model);
 // removed.
 StatusOr<int> RemoveDeadNodes(Model& model);
 
-// FuseEpilogues, then RemoveDeadNodes; validates the result.
+// Replaces each layer normalisation written out as its arithmetic (as PyTorch exports
+// nn.LayerNorm before ONNX opset 17: reduce_mean, sub, pow or mul, reduce_mean, add of a
+// constant epsilon, sqrt, div, mul by a scale, add of a bias, over trailing axes) with one
+// layer_norm node, wherever the intermediate results feed only the chain. Unlike the other
+// passes its results are not bit-identical: layer_norm accumulates the mean and variance in
+// double, as precise or more. The replaced nodes are left dead for RemoveDeadNodes. Returns
+// the number of normalisations fused.
+StatusOr<int> FuseLayerNorms(Model& model);
+
+// FuseLayerNorms, FuseEpilogues, then RemoveDeadNodes; validates the result.
 Status OptimizeModel(Model& model);
 
 }  // namespace ferry::compiler

@@ -6,3 +6,4 @@ ferry_add_test(onnx_import_test
     onnx_test_models.cc
   LIBS ferry_onnx GTest::gmock)
 ferry_add_test(passes_test SOURCES passes_test.cc LIBS ferry_compiler GTest::gmock)
+ferry_add_test(layer_norm_fusion_test SOURCES layer_norm_fusion_test.cc LIBS ferry_compiler)
