@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/kernels/kernels.h"
+#include "runtime/kernels/vector_math.h"
 #include "tests/kernels_test_util.h"
 
 namespace ferry::kernels {
@@ -25,6 +26,38 @@ using namespace test_util;  // NOLINT(build/namespaces)
 
 // ---------------------------------------------------------------------------------------
 // dense / matmul
+
+// The softmax's exponential (vector_math.h) against the correctly rounded e^x.
+TEST(VectorExpTest, WithinTwoUlpOverTheFloatRangeAndExactAtTheEdges) {
+  auto ulps = [](float a, float b) {
+    int32_t ia, ib;
+    memcpy(&ia, &a, 4);
+    memcpy(&ib, &b, 4);
+    return std::abs(static_cast<int64_t>(ia) - static_cast<int64_t>(ib));
+  };
+  int64_t worst = 0;
+  float worst_at = 0;
+  for (int64_t i = 0; i <= 1750000; ++i) {
+    const float x = -87.0f + static_cast<float>(i) * 1e-4f;
+    const float expected = static_cast<float>(std::exp(static_cast<double>(x)));
+    const int64_t d = ulps(internal::VectorExp(x), expected);
+    if (d > worst) {
+      worst = d;
+      worst_at = x;
+    }
+  }
+  EXPECT_LE(worst, 2) << "at x = " << worst_at;
+  EXPECT_EQ(internal::VectorExp(0.0f), 1.0f);
+  EXPECT_EQ(internal::VectorExp(-std::numeric_limits<float>::infinity()), 0.0f);
+  EXPECT_EQ(internal::VectorExp(-200.0f), 0.0f);
+  EXPECT_EQ(internal::VectorExp(std::numeric_limits<float>::infinity()),
+            std::numeric_limits<float>::infinity());
+  EXPECT_EQ(internal::VectorExp(100.0f), std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(internal::VectorExp(std::numeric_limits<float>::quiet_NaN())));
+  // Subnormal results keep their precision.
+  const float tiny = internal::VectorExp(-100.0f);
+  EXPECT_NEAR(tiny, std::exp(-100.0), 2e-45);
+}
 
 TEST(DenseTest, MatchesReference) {
   for (const auto& [m, k, n] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{

@@ -34,7 +34,7 @@ int Unary(const char* name, DLTensor* const* args, int32_t num_args, FerryKernel
 }  // namespace
 
 int Relu(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {
-  return Unary("relu", args, num_args, error, internal::ReluApply);
+  return Unary("relu", args, num_args, error, [](float x) { return internal::ReluApply(x); });
 }
 
 int Sigmoid(DLTensor* const* args, int32_t num_args, FerryKernelError* error) {

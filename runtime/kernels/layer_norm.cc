@@ -44,22 +44,27 @@ int LayerNorm(const LayerNormAttrs& attrs, DLTensor* const* args, int32_t num_ar
   const float* gamma = internal::DataAs<const float>(scale);
   const float* beta = has_bias ? internal::DataAs<const float>(*args[2]) : nullptr;
   float* dst = internal::DataAs<float>(out);
-  // Each normalised row on one thread, its sums in the serial order.
+  // Each normalised row on one thread, its sums in a fixed order (vector lanes, then across
+  // them), so the result does not depend on the thread count.
   internal::ParallelFor(outer, outer * inner, [&](int64_t begin, int64_t end) {
     for (int64_t o = begin; o < end; ++o) {
       const float* x = in + o * inner;
       float* y = dst + o * inner;
       double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
       for (int64_t i = 0; i < inner; ++i) sum += x[i];
       const double mean = sum / static_cast<double>(inner);
       double squares = 0.0;
+#pragma omp simd reduction(+ : squares)
       for (int64_t i = 0; i < inner; ++i) {
         const double centred = x[i] - mean;
         squares += centred * centred;
       }
-      const double std_dev = std::sqrt(squares / static_cast<double>(inner) + attrs.epsilon);
+      const double inverse_std_dev =
+          1.0 / std::sqrt(squares / static_cast<double>(inner) + attrs.epsilon);
+#pragma omp simd
       for (int64_t i = 0; i < inner; ++i) {
-        const float normalised = static_cast<float>((x[i] - mean) / std_dev);
+        const float normalised = static_cast<float>((x[i] - mean) * inverse_std_dev);
         y[i] = has_bias ? normalised * gamma[i] + beta[i] : normalised * gamma[i];
       }
     }

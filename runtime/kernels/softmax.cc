@@ -4,6 +4,7 @@
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/kernels.h"
 #include "runtime/kernels/parallel_for.h"
+#include "runtime/kernels/vector_math.h"
 
 namespace ferry::kernels {
 namespace {
@@ -55,10 +56,25 @@ int Softmax(const SoftmaxAttrs& attrs, DLTensor* const* args, int32_t num_args,
                     [](const float* in, float* out, int64_t length, int64_t stride) {
                       const float max = RowMax(in, length, stride);
                       double sum = 0.0;
-                      for (int64_t t = 0; t < length; ++t) {
-                        const float e = std::exp(in[t * stride] - max);
-                        out[t * stride] = e;
-                        sum += e;
+                      if (stride == 1) {
+                        // The common case (the last axis): vectorised, sums in vector lanes.
+#pragma omp simd
+                        for (int64_t t = 0; t < length; ++t) out[t] = internal::VectorExp(in[t] - max);
+                        // In float vector lanes within blocks, the blocks in double.
+                        constexpr int64_t kBlock = 256;
+                        for (int64_t b = 0; b < length; b += kBlock) {
+                          const int64_t block_end = b + kBlock < length ? b + kBlock : length;
+                          float block = 0.0f;
+#pragma omp simd reduction(+ : block)
+                          for (int64_t t = b; t < block_end; ++t) block += out[t];
+                          sum += block;
+                        }
+                      } else {
+                        for (int64_t t = 0; t < length; ++t) {
+                          const float e = internal::VectorExp(in[t * stride] - max);
+                          out[t * stride] = e;
+                          sum += e;
+                        }
                       }
                       const float inv = static_cast<float>(1.0 / sum);
                       for (int64_t t = 0; t < length; ++t) out[t * stride] *= inv;
