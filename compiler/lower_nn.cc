@@ -80,9 +80,11 @@ StatusOr<OpLowering> LowerDense(Inputs in, const Attrs& attrs) {
 }
 
 StatusOr<OpLowering> LowerMatmul(Inputs in, const Attrs& attrs) {
-  static constexpr std::string_view kKnown[] = {"transpose_a", "transpose_b"};
+  static constexpr std::string_view kKnown[] = {"transpose_a", "transpose_b", "bias",
+                                                "batch_norm",  "epsilon",     "activation",
+                                                "clip_min",    "clip_max"};
   RETURN_IF_ERROR(CheckKnownAttrs(attrs, kKnown));
-  RETURN_IF_ERROR(CheckArity(in, 2, 2));
+  RETURN_IF_ERROR(CheckArity(in, 2, 7));
   RETURN_IF_ERROR(CheckFloat32(in));
   ASSIGN_OR_RETURN(int64_t ta, GetIntAttr(attrs, "transpose_a", 0));
   ASSIGN_OR_RETURN(int64_t tb, GetIntAttr(attrs, "transpose_b", 0));
@@ -101,10 +103,13 @@ StatusOr<OpLowering> LowerMatmul(Inputs in, const Attrs& attrs) {
                                               Shape(b.begin(), b.end() - 2)));
   out.push_back(m);
   out.push_back(n);
-  const kernels::MatmulAttrs kernel_attrs{ta != 0, tb != 0};
-  return WithAttrs(TensorInfo{out, DataType::Float32()}, "Matmul", "MatmulAttrs",
-                   ".transpose_a = " + Bool(ta) + ", .transpose_b = " + Bool(tb), kernel_attrs,
-                   &kernels::Matmul);
+  ASSIGN_OR_RETURN(kernels::Epilogue epilogue, GetEpilogue(in, attrs));
+  RETURN_IF_ERROR(CheckChannelVectors(in, 2, n));
+  const kernels::MatmulAttrs kernel_attrs{ta != 0, tb != 0, epilogue};
+  std::string initializer = ".transpose_a = " + Bool(ta) + ", .transpose_b = " + Bool(tb);
+  if (!IsPlainEpilogue(epilogue)) initializer += ", " + EpilogueInitializer(epilogue);
+  return WithAttrs(TensorInfo{out, DataType::Float32()}, "Matmul", "MatmulAttrs", initializer,
+                   kernel_attrs, &kernels::Matmul);
 }
 
 StatusOr<OpLowering> LowerConv2d(Inputs in, const Attrs& attrs) {

@@ -127,19 +127,24 @@ StatusOr<int> FuseEpilogues(Model& model) {
   int fused_away = 0;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     GraphNode& head = g.nodes[n];
-    if (removed[n] || (head.op != "conv2d" && head.op != "dense")) continue;
+    if (removed[n] || (head.op != "conv2d" && head.op != "dense" && head.op != "matmul")) continue;
     const Attrs& head_attrs = model.node_attrs[n];
     if (IntAttrOr(head_attrs, "batch_norm", 0) || IntAttrOr(head_attrs, "activation", 0)) continue;
-    const bool is_dense = head.op == "dense";
+    // dense and matmul: the channels are the output's last axis (a matmul's may be the third
+    // or later); conv2d: axis 1.
+    const bool is_dense = head.op != "conv2d";
+    const int64_t channel_axis =
+        is_dense ? static_cast<int64_t>(g.entries[head.outputs[0]].shape.size()) - 1 : 1;
     Fusion f;
     f.bias = head.inputs.size() == 3 && IntAttrOr(head_attrs, "bias", 1) != 0;
-    const int64_t channels = g.entries[head.outputs[0]].shape[1];
+    const int64_t channels = g.entries[head.outputs[0]].shape[channel_axis];
     uint32_t out = head.outputs[0];
     std::vector<size_t> chain;
     while (readers[out] == 1) {
       const size_t next = static_cast<size_t>(reader_node[out]);
       if (next >= g.nodes.size() || removed[next] ||
-          !TryExtend(g, g.nodes[next], model.node_attrs[next], out, 1, channels, is_dense, f)) {
+          !TryExtend(g, g.nodes[next], model.node_attrs[next], out, channel_axis, channels,
+                     is_dense, f)) {
         break;
       }
       chain.push_back(next);

@@ -7,8 +7,9 @@
 
 namespace ferry::compiler {
 
-// Folds the chain conv2d | dense -> [bias_add | add of a [C] vector (dense)] ->
-// [batch_norm] -> [relu | clip] into one node with a fused epilogue (kernels.h: Epilogue)
+// Folds the chain conv2d | dense | matmul -> [bias_add | add of a [C] vector (dense,
+// matmul)] -> [batch_norm] -> [relu | clip] into one node with a fused epilogue (kernels.h:
+// Epilogue; a conv2d's channels are axis 1, a dense's or matmul's the last axis)
 // wherever each intermediate result feeds only the next node and is not a model output.
 // The fused kernel performs exactly the same float operations, so outputs are identical.
 // The fused-away intermediate entries are removed. Returns the number of nodes removed.

@@ -111,7 +111,33 @@ StatusOr<Model> DenseChainModel(const std::string& key, bool bias_first = false)
   return std::move(b).Finish();
 }
 
+// data[2, 3, 8] (a batch of token rows) -> matmul by a [8, 5] weight -> add of a [5] bias ->
+// relu: a transformer's feed-forward layer as PyTorch exports it.
+StatusOr<Model> MatmulChainModel(const std::string& key) {
+  GraphBuilder b(key);
+  ASSIGN_OR_RETURN(Tensor x, b.Input("data", {2, 3, 8}));
+  ASSIGN_OR_RETURN(Tensor w, b.Param("w", RandomArray({8, 5}, 9)));
+  ASSIGN_OR_RETURN(Tensor bias, b.Param("bias", RandomArray({5}, 10)));
+  ASSIGN_OR_RETURN(Tensor y, b.Op("matmul", {x, w}, {}, "ffn"));
+  ASSIGN_OR_RETURN(Tensor z, b.Op("add", {bias, y}));
+  ASSIGN_OR_RETURN(Tensor out, b.Op("relu", {z}));
+  RETURN_IF_ERROR(b.Output(out));
+  return std::move(b).Finish();
+}
+
 // ---- FuseEpilogues: what fuses ----
+
+TEST(FuseEpiloguesTest, MatmulAddReluFusesAlongTheLastAxis) {
+  ASSERT_OK_AND_ASSIGN(Model model, MatmulChainModel("mar"));
+  ASSERT_OK_AND_ASSIGN(int removed, FuseEpilogues(model));
+  EXPECT_EQ(removed, 2);
+  ASSERT_EQ(model.graph.nodes.size(), 1u);
+  EXPECT_EQ(model.graph.nodes[0].op, "matmul");
+  EXPECT_EQ(IntAttr(model.node_attrs[0], "bias"), 1);
+  EXPECT_EQ(IntAttr(model.node_attrs[0], "activation"), 1);
+  EXPECT_EQ(model.graph.nodes[0].inputs.size(), 3u);
+  ASSERT_OK(ValidateAfterCleanup(model));
+}
 
 TEST(FuseEpiloguesTest, ConvBiasBatchNormReluBecomesOneNode) {
   ASSERT_OK_AND_ASSIGN(Model model, ConvChainModel("cbr"));
@@ -360,19 +386,25 @@ TEST(RemoveDeadNodesTest, DropsEntriesLeftBehindByFusion) {
 TEST(FusedExportTest, FusedAndUnfusedOutputsAreBitIdentical) {
   ASSERT_OK_AND_ASSIGN(Model conv_plain, ConvChainModel("conv_plain"));
   ASSERT_OK_AND_ASSIGN(Model dense_plain, DenseChainModel("dense_plain"));
-  Model conv_fused = conv_plain, dense_fused = dense_plain;
+  ASSERT_OK_AND_ASSIGN(Model matmul_plain, MatmulChainModel("matmul_plain"));
+  Model conv_fused = conv_plain, dense_fused = dense_plain, matmul_fused = matmul_plain;
   conv_fused.key = "conv_fused";
   dense_fused.key = "dense_fused";
+  matmul_fused.key = "matmul_fused";
   ASSERT_OK(OptimizeModel(conv_fused));
   ASSERT_OK(OptimizeModel(dense_fused));
+  ASSERT_OK(OptimizeModel(matmul_fused));
   ASSERT_EQ(conv_fused.graph.nodes.size(), 1u);
   ASSERT_EQ(dense_fused.graph.nodes.size(), 1u);
+  ASSERT_EQ(matmul_fused.graph.nodes.size(), 1u);
   // On the plain kernels: blocked layouts fold the batch norm, which is not bit for bit.
   compiler::ExportOptions options;
   options.blocked_layouts = false;
   ASSERT_OK_AND_ASSIGN(std::string path,
                        testing::ExportGraphLibrary(
-                           {&conv_plain, &conv_fused, &dense_plain, &dense_fused}, "fusion",
+                           {&conv_plain, &conv_fused, &dense_plain, &dense_fused,
+                            &matmul_plain, &matmul_fused},
+                           "fusion",
                            options));
   for (uint32_t seed : {40u, 41u}) {
     SCOPED_TRACE(seed);
@@ -384,6 +416,10 @@ TEST(FusedExportTest, FusedAndUnfusedOutputsAreBitIdentical) {
     ASSERT_OK_AND_ASSIGN(auto c, testing::RunGraphModel(path, "dense_plain", {{"data", rows}}));
     ASSERT_OK_AND_ASSIGN(auto d, testing::RunGraphModel(path, "dense_fused", {{"data", rows}}));
     EXPECT_TRUE(testing::BitIdentical(c[0], d[0]));
+    const NDArray tokens = RandomArray({2, 3, 8}, seed);
+    ASSERT_OK_AND_ASSIGN(auto e, testing::RunGraphModel(path, "matmul_plain", {{"data", tokens}}));
+    ASSERT_OK_AND_ASSIGN(auto f, testing::RunGraphModel(path, "matmul_fused", {{"data", tokens}}));
+    EXPECT_TRUE(testing::BitIdentical(e[0], f[0]));
     // The clip bounds hold.
     float lo = 1, hi = -1;
     for (int64_t i = 0; i < d[0].NumElements(); ++i) {

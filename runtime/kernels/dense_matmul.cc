@@ -84,13 +84,14 @@ int FusedDense(const DenseAttrs& attrs, DLTensor* const* args, int32_t num_args,
 int Matmul(const MatmulAttrs& attrs, DLTensor* const* args, int32_t num_args,
            FerryKernelError* error) {
   constexpr const char* kName = "matmul";
-  if (CheckArgs(kName, args, num_args, 3, 3, error) != 0 ||
+  const int32_t arity = 3 + internal::EpilogueArgCount(attrs.epilogue);
+  if (CheckArgs(kName, args, num_args, arity, arity, error) != 0 ||
       CheckFloat32(kName, args, num_args, error) != 0) {
     return -1;
   }
   const DLTensor& a = *args[0];
   const DLTensor& b = *args[1];
-  const DLTensor& out = *args[2];
+  const DLTensor& out = *args[num_args - 1];
   if (a.ndim < 2 || b.ndim < 2) {
     return Fail(error, kName, "operands must have rank >= 2, got ranks %d and %d", a.ndim,
                 b.ndim);
@@ -124,16 +125,25 @@ int Matmul(const MatmulAttrs& attrs, DLTensor* const* args, int32_t num_args,
   }
   expected[batch_ndim] = m;
   expected[batch_ndim + 1] = n;
-  if (CheckShape(kName, "output", out, expected, batch_ndim + 2, error) != 0) return -1;
+  if (CheckShape(kName, "output", out, expected, batch_ndim + 2, error) != 0 ||
+      internal::CheckEpilogue(kName, attrs.epilogue, args + 2, n, error) != 0) {
+    return -1;
+  }
   if (!SgemmFits(m, n, k)) return Fail(error, kName, "dimensions exceed the BLAS integer range");
   const float* pa = DataAs<const float>(a);
   const float* pb = DataAs<const float>(b);
   float* pc = DataAs<float>(out);
   int64_t batch = internal::Product(expected, 0, batch_ndim);
   if (batch == 0) return 0;
+  // The epilogue applies to the output's rows, every batch's.
+  auto epilogue = [&] {
+    internal::ApplyEpilogue(attrs.epilogue, args + 2, pc, batch * m, n, 1);
+    return 0;
+  };
   if (b_run == 1 && !attrs.transpose_a && SgemmFits(batch * m, n, k)) {
     // b is shared by every batch: one GEMM over the stacked rows of a.
-    return Gemm(kName, false, attrs.transpose_b, batch * m, n, k, pa, pb, pc, error);
+    if (Gemm(kName, false, attrs.transpose_b, batch * m, n, k, pa, pb, pc, error) != 0) return -1;
+    return epilogue();
   }
   const int64_t a_size = m * k, b_size = k * n, c_size = m * n;
   int64_t index[kMaxDims] = {};
@@ -152,7 +162,7 @@ int Matmul(const MatmulAttrs& attrs, DLTensor* const* args, int32_t num_args,
       index[d] = 0;
     }
   }
-  return 0;
+  return epilogue();
 }
 
 }  // namespace ferry::kernels

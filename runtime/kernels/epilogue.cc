@@ -1,5 +1,7 @@
 #include "runtime/kernels/epilogue.h"
 
+#include <vector>
+
 #include "runtime/kernels/kernel_util.h"
 
 namespace ferry::kernels::internal {
@@ -53,25 +55,58 @@ void ApplyToChannel(float* out, int64_t outer, int64_t stride, int64_t inner, fl
   }
 }
 
-using ChannelFn = void (*)(float*, int64_t, int64_t, int64_t, float, float, float, float, float,
-                           float);
-
-template <bool kBias, bool kBatchNorm>
-ChannelFn ForActivation(Activation activation) {
-  switch (activation) {
-    case Activation::kRelu: return ApplyToChannel<kBias, kBatchNorm, Activation::kRelu>;
-    case Activation::kClip: return ApplyToChannel<kBias, kBatchNorm, Activation::kClip>;
-    default: return ApplyToChannel<kBias, kBatchNorm, Activation::kNone>;
+// The same steps over rows of `channels` contiguous elements (inner == 1: dense and matmul
+// outputs), row by row so that the loop runs along memory and vectorises; the per-channel
+// operands come as arrays (unused ones may be null).
+template <bool kBias, bool kBatchNorm, Activation kActivation>
+void ApplyToRows(float* out, int64_t outer, int64_t channels, const float* b, const float* mean,
+                 const float* scale, const float* shift, float lo, float hi) {
+  for (int64_t o = 0; o < outer; ++o) {
+    float* row = out + o * channels;
+#pragma omp simd
+    for (int64_t c = 0; c < channels; ++c) {
+      float x = row[c];
+      if constexpr (kBias) x = x + b[c];
+      if constexpr (kBatchNorm) x = BatchNormApply(x, mean[c], scale[c], shift[c]);
+      if constexpr (kActivation == Activation::kRelu) x = ReluApply(x);
+      if constexpr (kActivation == Activation::kClip) x = ClipApply(x, lo, hi);
+      row[c] = x;
+    }
   }
 }
 
-ChannelFn Specialize(const Epilogue& e) {
-  if (e.bias) {
-    return e.batch_norm ? ForActivation<true, true>(e.activation)
-                        : ForActivation<true, false>(e.activation);
+using ChannelFn = void (*)(float*, int64_t, int64_t, int64_t, float, float, float, float, float,
+                           float);
+using RowsFn = void (*)(float*, int64_t, int64_t, const float*, const float*, const float*,
+                        const float*, float, float);
+
+// The instance of ApplyToChannel (kRows false) or ApplyToRows (kRows true) for `e`.
+template <bool kRows, bool kBias, bool kBatchNorm, Activation kActivation>
+auto Instance() {
+  if constexpr (kRows) {
+    return &ApplyToRows<kBias, kBatchNorm, kActivation>;
+  } else {
+    return &ApplyToChannel<kBias, kBatchNorm, kActivation>;
   }
-  return e.batch_norm ? ForActivation<false, true>(e.activation)
-                      : ForActivation<false, false>(e.activation);
+}
+
+template <bool kRows, bool kBias, bool kBatchNorm>
+auto ForActivation(Activation activation) {
+  switch (activation) {
+    case Activation::kRelu: return Instance<kRows, kBias, kBatchNorm, Activation::kRelu>();
+    case Activation::kClip: return Instance<kRows, kBias, kBatchNorm, Activation::kClip>();
+    default: return Instance<kRows, kBias, kBatchNorm, Activation::kNone>();
+  }
+}
+
+template <bool kRows>
+auto Specialize(const Epilogue& e) {
+  if (e.bias) {
+    return e.batch_norm ? ForActivation<kRows, true, true>(e.activation)
+                        : ForActivation<kRows, true, false>(e.activation);
+  }
+  return e.batch_norm ? ForActivation<kRows, false, true>(e.activation)
+                      : ForActivation<kRows, false, false>(e.activation);
 }
 
 }  // namespace
@@ -86,7 +121,20 @@ void ApplyEpilogue(const Epilogue& epilogue, DLTensor* const* extra, float* out,
   }
   const float lo = static_cast<float>(epilogue.clip_min);
   const float hi = static_cast<float>(epilogue.clip_max);
-  const ChannelFn apply = Specialize(epilogue);
+  if (inner == 1) {
+    // Batch norm's per-channel scale once per channel, as below.
+    std::vector<float> scale;
+    if (epilogue.batch_norm) {
+      scale.resize(channels);
+      for (int64_t c = 0; c < channels; ++c) {
+        scale[c] = BatchNormScale(bn[0][c], bn[3][c], epilogue.epsilon);
+      }
+    }
+    const RowsFn apply = Specialize<true>(epilogue);
+    apply(out, outer, channels, bias, bn[2], scale.data(), bn[1], lo, hi);
+    return;
+  }
+  const ChannelFn apply = Specialize<false>(epilogue);
   for (int64_t c = 0; c < channels; ++c) {
     const float b = bias ? bias[c] : 0.0f;
     const float scale = epilogue.batch_norm ? BatchNormScale(bn[0][c], bn[3][c], epilogue.epsilon)

@@ -26,17 +26,7 @@ inline constexpr int kMaxDims = 8;
 // dense: data [M, K], weight [N, K] -> out [M, N]  (out = data * weight^T, TVM's nn.dense).
 int Dense(DLTensor* const* args, int32_t num_args, FerryKernelError* error);
 
-// matmul: a [.., M, K], b [.., K, N] -> out [.., M, N]. Leading (batch) dimensions of a and b
-// broadcast with numpy rules; a 1-D operand is not accepted. With transpose_a / transpose_b the
-// last two dimensions of that operand are read transposed.
-struct MatmulAttrs {
-  bool transpose_a = false;
-  bool transpose_b = false;
-};
-int Matmul(const MatmulAttrs& attrs, DLTensor* const* args, int32_t num_args,
-           FerryKernelError* error);
-
-// An epilogue fused into conv2d or dense: applied to every output element of channel c, in
+// An epilogue fused into conv2d, dense or matmul: applied to every output element of channel c, in
 // this order, with exactly the arithmetic of the bias_add, batch_norm, relu and clip kernels
 // run as separate nodes (the results are bit-identical). Each enabled step takes extra
 // inputs after the weight, each of shape [channels]: bias; then gamma, beta, moving_mean,
@@ -61,9 +51,21 @@ struct DenseAttrs {
 int FusedDense(const DenseAttrs& attrs, DLTensor* const* args, int32_t num_args,
                FerryKernelError* error);
 
+// matmul: a [.., M, K], b [.., K, N], [epilogue inputs] -> out [.., M, N]. Leading (batch)
+// dimensions of a and b broadcast with numpy rules; a 1-D operand is not accepted. With
+// transpose_a / transpose_b the last two dimensions of that operand are read transposed. The
+// epilogue's channels are the N columns of the output (as for dense).
+struct MatmulAttrs {
+  bool transpose_a = false;
+  bool transpose_b = false;
+  Epilogue epilogue;
+};
+int Matmul(const MatmulAttrs& attrs, DLTensor* const* args, int32_t num_args,
+           FerryKernelError* error);
+
 // conv2d, NCHW: data [N, C, H, W], weight [O, C / groups, KH, KW] -> out [N, O, OH, OW] with
 // OH = (H + pad_top + pad_bottom - dilation_h * (KH - 1) - 1) / stride_h + 1 (same for W).
-// O must be divisible by groups. Implemented as im2col + cblas_sgemm per group.
+// O must be divisible by groups. Implemented as im2col + GEMM (gemm.h) per group.
 struct Conv2dAttrs {
   int64_t strides[2] = {1, 1};
   int64_t padding[4] = {0, 0, 0, 0};  // top, left, bottom, right
@@ -180,7 +182,6 @@ struct SoftmaxAttrs {
 };
 int Softmax(const SoftmaxAttrs& attrs, DLTensor* const* args, int32_t num_args,
             FerryKernelError* error);
-
 
 // ---- Operators added for ONNX import (unary.cc, broadcast.cc, pooling.cc, softmax.cc,
 // reduce.cc, slice_pad.cc, gather.cc, cast.cc, conv2d_transpose.cc, resize.cc, layer_norm.cc).
