@@ -1,11 +1,14 @@
-// onnx_models_bench: single-image latency of torchvision models (resnet18, mobilenet_v2,
-// squeezenet1_1) built by Ferry, with the graph and with the AOT executor, against ONNX Runtime
-// (the main baseline) and PyTorch running the same networks on the same number of threads.
+// onnx_models_bench: single-input (batch 1) latency of torchvision models (resnet18,
+// mobilenet_v2, squeezenet1_1 by default; --model transformer_encoder adds a transformer
+// encoder block, torch.nn.TransformerEncoderLayer on [1, 128, 256]) built by Ferry, with the
+// graph and with the AOT executor, against ONNX Runtime (the main baseline) and PyTorch running
+// the same networks on the same number of threads.
 //
 // Steps:
 //   1. The models: tests/onnx/export_torchvision.py (Debian's /usr/bin/python3) exports them
 //      into a temporary directory, or --models-dir names a directory of its earlier outputs
-//      (NAME.onnx, NAME.input.npy, NAME.output.npy).
+//      (NAME.onnx, NAME.input.npy, NAME.output.npy). Each model's input shape is that of
+//      NAME.input.npy, which all three runners feed it.
 //   2. Ferry, in this process: each model is imported (ImportOnnxFile, passes on), built into
 //      one library per executor (ExportLibrary), loaded and given the recorded input once.
 //      The time to first inference is timed from loading the library to the first output.
@@ -25,9 +28,10 @@
 //      triple a model's time. Ferry's executors allocate nothing per run. Minor page faults per
 //      run are reported for all of them.
 // Compute: the FLOPs of each model are counted on Ferry's imported graph (2 * multiply-adds of
-// conv2d, conv2d_transpose, dense and matmul nodes; everything else is left out) and divided
-// by the medians; this core's peak is measured with an FMA-throughput loop on one thread
-// (AVX-512, else AVX2; MeasurePeakGflops) and multiplied by the thread count.
+// conv2d, conv2d_transpose, dense and matmul nodes, a matrix product being 2 * M * N * K for
+// each of a matmul's batches; everything else is left out) and divided by the medians; this
+// core's peak is measured with an FMA-throughput loop on one thread (AVX-512, else AVX2;
+// MeasurePeakGflops) and multiplied by the thread count.
 // Threads: --threads T (default 1) for all. Ferry gets SetKernelThreads(T)
 // (runtime/kernel_threads.h: its kernels' OpenMP pool and OpenBLAS's), which every run applies;
 // OpenBLAS's count is read back with openblas_get_num_threads. ONNX Runtime gets
@@ -89,6 +93,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The default models; export_torchvision.py knows others (any torchvision classifier, and
+// transformer_encoder), which --model selects.
 const char* const kModels[] = {"resnet18", "mobilenet_v2", "squeezenet1_1"};
 constexpr std::chrono::minutes kScriptTimeout{5};
 // The scripts' "a package is missing" exit code: torch or torchvision for the Python ones,
@@ -105,7 +111,8 @@ constexpr char kKeepHeapTunables[] =
 
 const util::OptionSpec kOptions[] = {
     {"models-dir", "", true, "DIR  use export_torchvision.py's outputs in DIR (default: export)"},
-    {"model", "", true, "NAME  only this model (repeatable; default: all three)"},
+    {"model", "", true,
+     "NAME  only this model (repeatable; default: the three CNNs; also transformer_encoder)"},
     {"threads", "", true, "T  threads for Ferry, ONNX Runtime and PyTorch (default 1)"},
     {"runs", "", true, "N  timed runs per model and executor (default 30)"},
     {"warmup", "", true, "N  untimed runs before them (default 5)"},
@@ -189,17 +196,16 @@ StatusOr<int> PositiveInt(const util::ParsedArgs& parsed, const std::string& nam
 }
 
 // Sets Ferry's kernel thread count (kernel_threads.h: the OpenMP pool and OpenBLAS's, applied
-// again at every run) and returns the count OpenBLAS reports afterwards. Errors:
-// kInvalidArgument for a count SetKernelThreads refuses; kUnavailable when the BLAS in this
-// process is not OpenBLAS.
-StatusOr<int> SetFerryThreads(int threads) {
+// again at every run) and returns what the header says of OpenBLAS: "OpenBLAS threads = N"
+// (the count it reports afterwards), or that this process has no OpenBLAS (builds with oneDNN
+// do their matrix products with oneDNN's sgemm, runtime/kernels/gemm.h, and need none).
+// Errors: kInvalidArgument for a count SetKernelThreads refuses.
+StatusOr<std::string> SetFerryThreads(int threads) {
   RETURN_IF_ERROR(SetKernelThreads(threads));
   using GetThreads = int (*)();
   auto get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  if (get == nullptr) {
-    return UnavailableError("the BLAS library is not OpenBLAS: cannot read its thread count");
-  }
-  return get();
+  if (get == nullptr) return std::string("no OpenBLAS in this process");
+  return "OpenBLAS threads = " + std::to_string(get());
 }
 
 // Runs `argv`, one of the scripts; returns its output. Errors: kFailedPrecondition when it
@@ -248,7 +254,8 @@ double Elements(const std::vector<int64_t>& shape) {
 
 // Counts 2 * multiply-adds of the conv2d, conv2d_transpose, dense and matmul nodes of `model`
 // (after the graph passes: a fused epilogue's bias, batch norm and activation are not counted,
-// nor are pools, element-wise and layout nodes) from the shapes of their entries.
+// nor are pools, element-wise and layout nodes) from the shapes of their entries. A matrix
+// product [M, K] x [K, N] is 2 * M * N * K FLOPs, once per batch of a matmul.
 FlopCount CountFlops(const compiler::Model& model) {
   const ExecGraph& graph = model.graph;
   FlopCount count;
@@ -265,13 +272,23 @@ FlopCount CountFlops(const compiler::Model& model) {
       } else if (node.op == "conv2d_transpose" && weight.size() == 4 && data.size() == 4) {
         // Weight [C_in, C_out / groups, KH, KW]: one input element spreads over as many.
         macs = Elements(data) * static_cast<double>(weight[1] * weight[2] * weight[3]);
-      } else if (node.op == "dense" && weight.size() == 2) {
-        macs = Elements(out) * static_cast<double>(weight[1]);  // out [M, N], weight [N, K]
-      } else if (node.op == "matmul" && data.size() >= 2 && n < model.node_attrs.size()) {
+      } else if (node.op == "dense" && data.size() == 2 && weight.size() == 2 && out.size() == 2 &&
+                 data[1] == weight[1]) {
+        // data [M, K], weight [N, K] -> out [M, N]: M * N * K.
+        macs = Elements(out) * static_cast<double>(weight[1]);
+      } else if (node.op == "matmul" && data.size() >= 2 && weight.size() >= 2 && out.size() >= 2 &&
+                 n < model.node_attrs.size()) {
+        // a [..., M, K] ([..., K, M] with transpose_a), b [..., K, N] ([..., N, K] with
+        // transpose_b) -> out [..., M, N], the batch dimensions broadcast: one M * N * K
+        // product per batch, so out's elements * K.
         const StatusOr<int64_t> transpose_a =
             compiler::GetIntAttr(model.node_attrs[n], "transpose_a", 0);
-        if (transpose_a.ok()) {
-          macs = Elements(out) * static_cast<double>(data[data.size() - (*transpose_a ? 2 : 1)]);
+        const StatusOr<int64_t> transpose_b =
+            compiler::GetIntAttr(model.node_attrs[n], "transpose_b", 0);
+        if (transpose_a.ok() && transpose_b.ok()) {
+          const int64_t k = data[data.size() - (*transpose_a ? 2 : 1)];
+          const int64_t k_b = weight[weight.size() - (*transpose_b ? 1 : 2)];
+          if (k == k_b) macs = Elements(out) * static_cast<double>(k);
         }
       }
     }
@@ -286,10 +303,30 @@ FlopCount CountFlops(const compiler::Model& model) {
   return count;
 }
 
+// The name of `model`'s one input, which `input` (NAME.input.npy) must match in shape and
+// dtype. Errors: kInvalidArgument when the model has another number of inputs or `input` does
+// not fit it.
+StatusOr<std::string> ModelInput(const compiler::Model& model, const NDArray& input) {
+  const ExecGraph& graph = model.graph;
+  if (graph.inputs.size() != 1) {
+    return InvalidArgumentError(model.key + ": the bench feeds one input; the model has " +
+                                std::to_string(graph.inputs.size()));
+  }
+  const TensorInfo& expected = graph.entries[graph.inputs[0].entry];
+  const TensorInfo given{input.shape(), input.dtype()};
+  if (given != expected) {
+    return InvalidArgumentError(model.key + ": its input '" + graph.inputs[0].name + "' is " +
+                                expected.ToString() + ", the recorded input " + given.ToString());
+  }
+  return graph.inputs[0].name;
+}
+
 // Builds `model` with `executor` into a library under `work_dir` and times its runs.
+// `input_name` is the model's one input, which `input` is fed to.
 StatusOr<Timing> TimeFerry(const Options& options, const compiler::Model& model,
                            const std::string& executor, const std::string& work_dir,
-                           const NDArray& input, const NDArray& expected) {
+                           const std::string& input_name, const NDArray& input,
+                           const NDArray& expected) {
   const compiler::ModelBuild build{&model,
                                    executor == "aot" ? ExecutorKind::kAot : ExecutorKind::kGraph};
   const std::string library = work_dir + "/" + model.key + "_" + executor + ".so";
@@ -308,7 +345,7 @@ StatusOr<Timing> TimeFerry(const Options& options, const compiler::Model& model,
   ASSIGN_OR_RETURN(ExecutorModule run, ExecutorModule::Create(lib, model.key, Device::Cpu()));
   timing.create_ms = ms_since(start);
   start = Clock::now();
-  RETURN_IF_ERROR(run.SetInput("data", input));
+  RETURN_IF_ERROR(run.SetInput(input_name, input));
   RETURN_IF_ERROR(run.Run());
   ASSIGN_OR_RETURN(NDArray output, run.GetOutput(0));
   ASSIGN_OR_RETURN(output, output.CopyTo(Device::Cpu()));
@@ -521,9 +558,10 @@ struct Baselines {
   Timing kept_heap;              // PyTorch under kKeepHeapTunables
   Timing plain;                  // PyTorch, the environment as it is
   FlopCount flops;
+  std::string input;  // the model's input, e.g. "float32[1, 3, 224, 224]"
 };
 
-void PrintTable(const Options& options, int blas_threads, const PeakFlops& peak,
+void PrintTable(const Options& options, const std::string& blas_threads, const PeakFlops& peak,
                 const std::optional<std::string>& ort_missing, const std::vector<Row>& rows,
                 const std::map<std::string, Baselines>& baselines) {
   const int torch_threads = baselines.empty() ? 0 : baselines.begin()->second.kept_heap.threads;
@@ -532,11 +570,32 @@ void PrintTable(const Options& options, int blas_threads, const PeakFlops& peak,
     if (b.ort) ort_version = "onnxruntime-node " + b.ort->version;
   }
   const double peak_all = peak.gflops * options.threads;
+  // The model column: as wide as the longest name, at least 14.
+  int width = 14;
+  for (const std::string& model : options.models) {
+    width = std::max(width, static_cast<int>(model.size()));
+  }
+  // The models' inputs (NAME.input.npy's shapes), each with the models that take it.
+  std::vector<std::pair<std::string, std::string>> inputs;
+  for (const std::string& model : options.models) {
+    const std::string& input = baselines.at(model).input;
+    auto it = std::find_if(inputs.begin(), inputs.end(),
+                           [&](const auto& entry) { return entry.first == input; });
+    if (it == inputs.end()) {
+      inputs.emplace_back(input, model);
+    } else {
+      it->second += ", " + model;
+    }
+  }
   std::printf(
-      "\nSingle-image latency, input float32[1, 3, 224, 224]; %d timed runs after %d warm-up\n"
-      "runs, on a machine with %u hardware threads.\n"
-      "  Ferry: ExecutorModule::Run() in this process; SetKernelThreads(%d), OpenBLAS threads\n"
-      "    = %d.\n"
+      "\nSingle-input (batch 1) latency; %d timed runs after %d warm-up runs, on a machine with\n"
+      "%u hardware threads.\n",
+      options.runs, options.warmup, std::thread::hardware_concurrency());
+  for (const auto& [input, models] : inputs) {
+    std::printf("  input %s: %s\n", input.c_str(), models.c_str());
+  }
+  std::printf(
+      "  Ferry: ExecutorModule::Run() in this process; SetKernelThreads(%d), %s.\n"
       "  ONNX Runtime (%s, under %s): session.run();\n"
       "    intraOpNumThreads = %d, interOpNumThreads = 1, sequential execution,\n"
       "    graphOptimizationLevel 'all'.\n"
@@ -546,20 +605,19 @@ void PrintTable(const Options& options, int blas_threads, const PeakFlops& peak,
       "    plain: glibc's defaults (the environment as it is).\n"
       "  ratio = Ferry median / the baseline's median (below 1: Ferry is faster); the one against\n"
       "  ONNX Runtime is the main one. max|diff| = largest |output - PyTorch's recorded output|\n"
-      "  over the 1000 logits.\n\n",
-      options.runs, options.warmup, std::thread::hardware_concurrency(), options.threads,
-      blas_threads, ort_version.c_str(), options.node.c_str(), options.threads,
-      options.python.c_str(), torch_threads, kKeepHeapTunables);
-  std::printf("%-21s %-17s  %-24s  %-24s  %-15s  %s\n", "", "Ferry", "ONNX Runtime",
+      "  over the output's elements (the 1000 logits of a classifier).\n\n",
+      options.threads, blas_threads.c_str(), ort_version.c_str(), options.node.c_str(),
+      options.threads, options.python.c_str(), torch_threads, kKeepHeapTunables);
+  std::printf("%-*s %-17s  %-24s  %-24s  %-15s  %s\n", width + 7, "", "Ferry", "ONNX Runtime",
               "PyTorch, kept heap", "PyTorch, plain", "max|diff|");
-  std::printf("%-14s %-6s %8s %8s  %8s %8s %6s  %8s %8s %6s  %8s %6s  %9s %9s\n", "model", "exec",
-              "med ms", "p90 ms", "med ms", "p90 ms", "ratio", "med ms", "p90 ms", "ratio",
+  std::printf("%-*s %-6s %8s %8s  %8s %8s %6s  %8s %8s %6s  %8s %6s  %9s %9s\n", width, "model",
+              "exec", "med ms", "p90 ms", "med ms", "p90 ms", "ratio", "med ms", "p90 ms", "ratio",
               "med ms", "ratio", "ferry", "ort");
   const Timing none;
   for (const Row& row : rows) {
     const Baselines& b = baselines.at(row.model);
     const Timing& ort = b.ort ? b.ort->timing : none;
-    std::printf("%-14s %-6s %8s %8s  %8s %8s %6s  %8s %8s %6s  %8s %6s  %9.1e %9s\n",
+    std::printf("%-*s %-6s %8s %8s  %8s %8s %6s  %8s %8s %6s  %8s %6s  %9.1e %9s\n", width,
                 row.model.c_str(), row.executor.c_str(),
                 Cell(Median(row.ferry.times_ms), "%.2f").c_str(),
                 Cell(Percentile(row.ferry.times_ms, 0.9), "%.2f").c_str(),
@@ -575,11 +633,13 @@ void PrintTable(const Options& options, int blas_threads, const PeakFlops& peak,
   }
 
   std::printf(
-      "\nCompute. GFLOP = 2 * multiply-adds of the model's convolutions and dense layers (counted\n"
-      "on Ferry's imported graph; pools, element-wise ops and the fused bias, batch norm and\n"
-      "activation are left out); GFLOP/s = GFLOP / median time. Peak = the rate of an %s FMA\n"
-      "loop on one thread, per second of that thread's CPU time (%s GFLOP/s: the best of %d\n"
-      "measurements spread over the run, the worst %s), x %d thread%s = %s GFLOP/s.\n"
+      "\nCompute. GFLOP = 2 * multiply-adds of the model's convolutions and matrix products\n"
+      "(dense and matmul nodes, 2 * M * N * K per product, batched ones included), counted on\n"
+      "Ferry's imported graph; pools, element-wise ops, softmax, normalisations and the fused\n"
+      "bias, batch norm and activation are left out. GFLOP/s = GFLOP / median time.\n"
+      "Peak = the rate of an %s FMA loop on one thread, per second of that thread's CPU time\n"
+      "(%s GFLOP/s: the best of %d measurements spread over the run, the worst %s),\n"
+      "x %d thread%s = %s GFLOP/s.\n"
       "faults = minor page faults per timed run.\n\n",
       peak.isa.c_str(),
       Cell(peak.gflops > 0 ? std::optional(peak.gflops) : std::nullopt, "%.1f").c_str(),
@@ -587,17 +647,18 @@ void PrintTable(const Options& options, int blas_threads, const PeakFlops& peak,
       Cell(peak.gflops > 0 ? std::optional(peak.min_gflops) : std::nullopt, "%.1f").c_str(),
       options.threads, options.threads == 1 ? "" : "s",
       Cell(peak_all > 0 ? std::optional(peak_all) : std::nullopt, "%.1f").c_str());
-  std::printf("%-21s %6s  %-15s  %-13s  %s\n", "", "", "GFLOP/s", "% of peak", "faults per run");
-  std::printf("%-14s %-6s %6s  %7s %7s  %6s %6s  %5s %5s %5s %5s\n", "model", "exec", "GFLOP",
+  std::printf("%-*s %6s  %-15s  %-13s  %s\n", width + 7, "", "", "GFLOP/s", "% of peak",
+              "faults per run");
+  std::printf("%-*s %-6s %6s  %7s %7s  %6s %6s  %5s %5s %5s %5s\n", width, "model", "exec", "GFLOP",
               "ferry", "ort", "ferry", "ort", "ferry", "ort", "kept", "plain");
   for (const Row& row : rows) {
     const Baselines& b = baselines.at(row.model);
     const Timing& ort = b.ort ? b.ort->timing : none;
     const std::optional<double> ferry_gflops = Gflops(b.flops.flops, row.ferry);
     const std::optional<double> ort_gflops = Gflops(b.flops.flops, ort);
-    std::printf("%-14s %-6s %6.2f  %7s %7s  %6s %6s  %5.0f %5s %5.0f %5.0f\n", row.model.c_str(),
-                row.executor.c_str(), b.flops.flops / 1e9, Cell(ferry_gflops, "%.1f").c_str(),
-                Cell(ort_gflops, "%.1f").c_str(),
+    std::printf("%-*s %-6s %6.2f  %7s %7s  %6s %6s  %5.0f %5s %5.0f %5.0f\n", width,
+                row.model.c_str(), row.executor.c_str(), b.flops.flops / 1e9,
+                Cell(ferry_gflops, "%.1f").c_str(), Cell(ort_gflops, "%.1f").c_str(),
                 Cell(PercentOfPeak(ferry_gflops, peak_all), "%.1f%%").c_str(),
                 Cell(PercentOfPeak(ort_gflops, peak_all), "%.1f%%").c_str(),
                 row.ferry.faults_per_run,
@@ -619,13 +680,13 @@ void PrintTable(const Options& options, int blas_threads, const PeakFlops& peak,
       "the first session.run(); loading libonnxruntime.so comes before it and is not counted\n"
       "either%s.\n\n",
       ort_library.c_str());
-  std::printf("%-21s %-35s  %s\n", "", "Ferry", "ONNX Runtime");
-  std::printf("%-14s %-6s %8s %8s %8s %8s  %8s %8s %8s\n", "model", "exec", "load", "create",
+  std::printf("%-*s %-35s  %s\n", width + 7, "", "Ferry", "ONNX Runtime");
+  std::printf("%-*s %-6s %8s %8s %8s %8s  %8s %8s %8s\n", width, "model", "exec", "load", "create",
               "1st run", "total", "create", "1st run", "total");
   for (const Row& row : rows) {
     const Baselines& b = baselines.at(row.model);
     const Timing& ort = b.ort ? b.ort->timing : none;
-    std::printf("%-14s %-6s %8s %8s %8s %8s  %8s %8s %8s\n", row.model.c_str(),
+    std::printf("%-*s %-6s %8s %8s %8s %8s  %8s %8s %8s\n", width, row.model.c_str(),
                 row.executor.c_str(), Cell(Known(row.ferry.load_ms), "%.1f").c_str(),
                 Cell(Known(row.ferry.create_ms), "%.1f").c_str(),
                 Cell(Known(row.ferry.first_run_ms), "%.1f").c_str(),
@@ -706,7 +767,7 @@ int Main(int argc, char** argv) {
   options.warmup = *warmup;
 
   // Before any kernel runs.
-  const StatusOr<int> blas_threads = SetFerryThreads(options.threads);
+  const StatusOr<std::string> blas_threads = SetFerryThreads(options.threads);
   if (!blas_threads.ok()) throw StatusError(blas_threads.status());
 
   std::optional<std::string> ort_missing = OrtMissing(options);
@@ -748,14 +809,18 @@ int Main(int argc, char** argv) {
     import_options.key = model;
     const compiler::Model imported =
         compiler::onnx_import::ImportOnnxFile(prefix + ".onnx", import_options).value();
+    const std::string input_name = ModelInput(imported, input).value();
     Baselines& b = baselines[model];
     b.flops = CountFlops(imported);
+    b.input = TensorInfo{input.shape(), input.dtype()}.ToString();
     MeasurePeakGflops(peak);
     for (const std::string executor : {"graph", "aot"}) {
       std::fprintf(stderr, "onnx_models_bench: %s, Ferry's %s executor: building and timing...\n",
                    model.c_str(), executor.c_str());
       Row row{model, executor, {}};
-      row.ferry = TimeFerry(options, imported, executor, work_dir.path(), input, expected).value();
+      row.ferry =
+          TimeFerry(options, imported, executor, work_dir.path(), input_name, input, expected)
+              .value();
       rows.push_back(std::move(row));
     }
     if (!ort_missing) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// ort_latency.js: times ONNX Runtime's single-image inference of the torchvision models that
-// onnx_models_bench builds: the same .onnx files Ferry imports, run by onnxruntime-node (ONNX
-// Runtime's CPU library behind Node's N-API; bench/install_onnxruntime installs it).
+// ort_latency.js: times ONNX Runtime's single-input inference of the models that
+// onnx_models_bench builds (torchvision classifiers, a transformer encoder block): the same
+// .onnx files Ferry imports, run by onnxruntime-node (ONNX Runtime's CPU library behind Node's
+// N-API; bench/install_onnxruntime installs it).
 //
 //   node bench/ort_latency.js --onnxruntime DIR --models-dir MODELS --model resnet18
 //       [--model ...] [--threads 1] [--runs 30] [--warmup 5]
@@ -24,7 +25,9 @@
 //   graph optimisations, kernel preparation); first_run_ms: the first session.run after it.
 //   Time to first inference is create_ms + first_run_ms.
 // - times_ms: one `await session.run(feeds)` per timed run (process.hrtime.bigint), after
-//   --warmup untimed runs; the input tensor is created once, before them.
+//   --warmup untimed runs; the input tensor is created once, before them, from NAME.input.npy
+//   (its shape is the model's input shape) and fed to the session's one input, whatever its
+//   name.
 // - faults_per_run: the process's minor page faults over the timed runs / their number.
 //
 // Exit code 3: onnxruntime-node is missing from DIR or cannot be loaded (the bench then

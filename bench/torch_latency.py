@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Times PyTorch's single-image inference of the torchvision models onnx_models_bench builds.
+"""Times PyTorch's single-input inference of the models onnx_models_bench builds.
 
 The models are the ones tests/onnx/export_torchvision.py exports (its make_model: same
-architecture, seed and batch-norm statistics), so PyTorch runs exactly the network Ferry runs.
+architecture, seed and batch-norm statistics; the torchvision classifiers and its
+EXTRA_MODELS, such as transformer_encoder), so PyTorch runs exactly the network Ferry runs, on
+the same input: MODELS_DIR/NAME.input.npy, or without --models-dir the script's make_input
+(the model's own input shape).
 For each model this prints one JSON object on a line of its own:
 
   {"model": "resnet18", "threads": 1, "max_abs_diff": 0.0, "faults_per_run": 0.0,
@@ -51,7 +54,7 @@ def main():
     torch.set_num_threads(args.threads)
     for name in args.model:
         model = export_torchvision.make_model(name)
-        x = export_torchvision.make_input()
+        x = export_torchvision.make_input(name)
         max_abs_diff = -1.0
         with torch.no_grad():
             if args.models_dir:
