@@ -290,6 +290,10 @@ TEST(LayoutTest, TransposePermutations) {
   CheckTranspose<int16_t>({2, 3, 4}, {1, 2, 0}, DLDataType{kDLInt, 16, 1}, 1);
   CheckTranspose<int64_t>({4, 3, 2}, {2, 0, 1}, DLDataType{kDLInt, 64, 1}, 1);
   CheckTranspose<float>({3, 2, 4}, {1, 2, 0}, DLDataType{kDLFloat, 32, 3}, 3);  // 12 bytes.
+  // NCHW -> NHWC of few channels, rows longer than a tile: the tiled 2-D transpose path.
+  CheckTranspose<float>({2, 3, 5, 150}, {0, 2, 3, 1}, kFloat32, 1);
+  CheckTranspose<int8_t>({1, 3, 4, 130}, {0, 2, 3, 1}, DLDataType{kDLInt, 8, 1}, 1);
+  CheckTranspose<int64_t>({2, 15, 70}, {0, 2, 1}, DLDataType{kDLInt, 64, 1}, 1);
 }
 
 TEST(LayoutTest, TransposeRejectsBadAxes) {

@@ -21,10 +21,59 @@ using internal::Fail;
 // constant size compiles to a plain load and store.
 template <size_t Bytes>
 void PermuteCopy(const char* in, char* out, const int64_t* shape, const int64_t* in_stride,
+                 int ndim);
+
+// Output rows shorter than kShortRow whose elements lie apart in the input while the
+// next-to-last output dimension runs along it (NCHW -> NHWC, a matrix transpose): each
+// [shape[last - 1], shape[last]] block of the output is a 2-D transpose, copied in tiles of
+// kTile input-contiguous elements so that the reads run along the input.
+inline constexpr int64_t kShortRow = 16;
+inline constexpr int64_t kTile = 64;
+
+bool IsInnerTranspose(const int64_t* shape, const int64_t* in_stride, int ndim) {
+  return ndim >= 2 && shape[ndim - 1] < kShortRow && in_stride[ndim - 1] != 1 &&
+         in_stride[ndim - 2] == 1;
+}
+
+template <size_t Bytes>
+void InnerTransposeCopy(const char* in, char* out, const int64_t* shape,
+                        const int64_t* in_stride, int ndim) {
+  const int64_t rows = shape[ndim - 2], cols = shape[ndim - 1];
+  const int64_t col_step = in_stride[ndim - 1];
+  const int64_t blocks = internal::Product(shape, 0, ndim - 2);
+  const int64_t block_bytes = rows * cols * static_cast<int64_t>(Bytes);
+  internal::ParallelFor(blocks, blocks * rows * cols, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      int64_t offset = 0;  // in elements: the input offset of block b
+      for (int64_t d = ndim - 3, rest = b; d >= 0; --d) {
+        offset += (rest % shape[d]) * in_stride[d];
+        rest /= shape[d];
+      }
+      const char* src = in + offset * static_cast<int64_t>(Bytes);
+      char* dst = out + b * block_bytes;
+      for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
+        const int64_t r1 = r0 + kTile < rows ? r0 + kTile : rows;
+        for (int64_t c = 0; c < cols; ++c) {
+          const char* column = src + c * col_step * static_cast<int64_t>(Bytes);
+          for (int64_t r = r0; r < r1; ++r) {
+            memcpy(dst + (r * cols + c) * static_cast<int64_t>(Bytes),
+                   column + r * static_cast<int64_t>(Bytes), Bytes);
+          }
+        }
+      }
+    }
+  });
+}
+
+template <size_t Bytes>
+void PermuteCopy(const char* in, char* out, const int64_t* shape, const int64_t* in_stride,
                  int ndim) {
   if (ndim == 0) {
     memcpy(out, in, Bytes);
     return;
+  }
+  if (IsInnerTranspose(shape, in_stride, ndim)) {
+    return InnerTransposeCopy<Bytes>(in, out, shape, in_stride, ndim);
   }
   const int last = ndim - 1;
   const int64_t row = shape[last], step = in_stride[last] * static_cast<int64_t>(Bytes);
