@@ -1,7 +1,12 @@
 // FuseLayerNorms (passes.h): the layer normalisation that exporters write out as its
 // arithmetic, matched and replaced by one layer_norm node.
 #include <algorithm>
+#include <map>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "compiler/passes.h"
 
@@ -115,7 +120,9 @@ class Matcher {
   }
 
   bool IsSquareOf(const GraphNode& node, uint32_t d) const {
-    if (node.op == "mul") return node.inputs.size() == 2 && node.inputs[0] == d && node.inputs[1] == d;
+    if (node.op == "mul") {
+      return node.inputs.size() == 2 && node.inputs[0] == d && node.inputs[1] == d;
+    }
     if (node.op != "pow" || node.inputs.size() != 2 || node.inputs[0] != d) return false;
     return ScalarParam(node.inputs[1]) == 2.0;
   }
@@ -157,7 +164,9 @@ class Matcher {
       if (a < 0) a += rank;
     }
     std::sort(axes.begin(), axes.end());
-    if (axes.empty() || axes.back() != rank - 1 || std::adjacent_find(axes.begin(), axes.end()) != axes.end() ||
+    // Distinct and contiguous, ending at the last axis.
+    if (axes.empty() || axes.back() != rank - 1 ||
+        std::adjacent_find(axes.begin(), axes.end()) != axes.end() ||
         axes.back() - axes.front() + 1 != static_cast<int64_t>(axes.size())) {
       return std::nullopt;
     }

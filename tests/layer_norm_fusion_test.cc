@@ -44,7 +44,8 @@ StatusOr<Model> WrittenOutLayerNorm(const std::string& key, const Spelling& s) {
   ASSIGN_OR_RETURN(Tensor x, b.Input("data", {2, 5, 8}));
   ASSIGN_OR_RETURN(Tensor gamma, b.Param("gamma", RandomArray(s.gamma_shape, 1)));
   ASSIGN_OR_RETURN(Tensor beta, b.Param("beta", RandomArray({8}, 2)));
-  ASSIGN_OR_RETURN(Tensor eps, s.epsilon_is_input ? b.Input("eps", {}) : b.Param("eps", Scalar(1e-5f)));
+  ASSIGN_OR_RETURN(Tensor eps,
+                   s.epsilon_is_input ? b.Input("eps", {}) : b.Param("eps", Scalar(1e-5f)));
   const Attrs reduce = {{"axes", s.axes}, {"keepdims", int64_t{1}}};
   ASSIGN_OR_RETURN(Tensor mean, b.Op("reduce_mean", {x}, reduce, "mean"));
   ASSIGN_OR_RETURN(Tensor d, b.Op("sub", {x, mean}, {}, "centre"));

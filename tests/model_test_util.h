@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "runtime/executor_module.h"
 #include "runtime/library_module.h"
 #include "runtime/ndarray.h"
+#include "runtime/params.h"
 #include "runtime/status.h"
 
 #define FERRY_TEST_CONCAT_INNER(a, b) a##b
@@ -136,6 +138,36 @@ inline NDArray RandomArray(const std::vector<int64_t>& shape, uint32_t seed) {
     data[i] = -1.0f + 2.0f * static_cast<float>(engine() >> 8) / static_cast<float>(1 << 24);
   }
   return a;
+}
+
+// A CPU uint8 array of `bytes` elements holding a pattern that depends on `seed`.
+inline NDArray PatternBytes(size_t bytes, uint32_t seed) {
+  NDArray a =
+      NDArray::Empty({static_cast<int64_t>(bytes)}, DataType::UInt8(), Device::Cpu()).value();
+  uint32_t state = seed;
+  for (size_t i = 0; i < bytes; ++i) {
+    state = state * 1664525u + 1013904223u;
+    a.data_as<uint8_t>()[i] = static_cast<uint8_t>(state >> 24);
+  }
+  return a;
+}
+
+// Whether two host arrays hold the same bytes.
+inline bool SameBytes(const NDArray& a, const NDArray& b) {
+  return a.NumBytes() == b.NumBytes() && std::memcmp(a.data(), b.data(), a.NumBytes()) == 0;
+}
+
+// Expects parameter sets with the same names, shapes, dtypes and bytes, `b`'s on the CPU.
+inline void ExpectSameParams(const ParamMap& a, const ParamMap& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, array] : a) {
+    auto it = b.find(name);
+    ASSERT_NE(it, b.end()) << name;
+    EXPECT_EQ(it->second.shape(), array.shape()) << name;
+    EXPECT_EQ(it->second.dtype(), array.dtype()) << name;
+    EXPECT_EQ(it->second.device(), Device::Cpu()) << name;
+    EXPECT_TRUE(SameBytes(it->second, array)) << name;
+  }
 }
 
 // Largest |a[i] - b[i]| of two float32 arrays of the same shape (infinity otherwise).

@@ -12,6 +12,7 @@
 #include "runtime/library_manifest.h"
 #include "runtime/params.h"
 #include "tests/graph_test_util.h"
+#include "tests/model_test_util.h"
 
 namespace ferry {
 namespace {
@@ -38,18 +39,6 @@ PlacedBytes Place(std::string_view bytes, size_t misalign = 0) {
 bool Inside(const void* p, std::string_view range) {
   const char* c = static_cast<const char*>(p);
   return c >= range.data() && c < range.data() + range.size();
-}
-
-void ExpectSameValues(const ParamMap& a, const ParamMap& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, array] : a) {
-    auto it = b.find(name);
-    ASSERT_NE(it, b.end()) << name;
-    EXPECT_EQ(it->second.shape(), array.shape()) << name;
-    EXPECT_EQ(it->second.dtype(), array.dtype()) << name;
-    ASSERT_EQ(it->second.NumBytes(), array.NumBytes()) << name;
-    EXPECT_EQ(std::memcmp(it->second.data(), array.data(), array.NumBytes()), 0) << name;
-  }
 }
 
 // An Object that records its destruction.
@@ -90,7 +79,7 @@ TEST(ParamsVersion2Test, EveryArrayIsAlignedWithinTheBytes) {
   const PlacedBytes placed = Place(bytes);
   StatusOr<ParamMap> params = ParseParamsInPlace(placed.bytes, nullptr);
   ASSERT_TRUE(params.ok()) << params.status().ToString();
-  ExpectSameValues(*params, SampleParams());
+  testing::ExpectSameParams(*params, SampleParams());
   for (const auto& [name, array] : *params) {
     const auto offset = static_cast<const char*>(array.data()) - placed.bytes.data();
     EXPECT_EQ(offset % kParamsAlignment, 0u) << name << " at " << offset;
@@ -103,7 +92,7 @@ TEST(ParamsInPlaceTest, AlignedBytesAreReferencedAndKeepTheOwnerAlive) {
   ObjectPtr<Object> owner = MakeObject<Sentinel>(&destroyed);
   StatusOr<ParamMap> params = ParseParamsInPlace(placed.bytes, owner);
   ASSERT_TRUE(params.ok()) << params.status().ToString();
-  ExpectSameValues(*params, SampleParams());
+  testing::ExpectSameParams(*params, SampleParams());
   for (const auto& [name, array] : *params) {
     if (array.NumBytes() == 0) continue;
     EXPECT_TRUE(Inside(array.data(), placed.bytes)) << name << " was copied";
@@ -119,7 +108,7 @@ TEST(ParamsInPlaceTest, UnalignedBytesAreCopied) {
   const PlacedBytes placed = Place(SerializeParams(SampleParams()).value(), 8);
   StatusOr<ParamMap> params = ParseParamsInPlace(placed.bytes, nullptr);
   ASSERT_TRUE(params.ok()) << params.status().ToString();
-  ExpectSameValues(*params, SampleParams());
+  testing::ExpectSameParams(*params, SampleParams());
   for (const auto& [name, array] : *params) {
     EXPECT_FALSE(Inside(array.data(), placed.bytes)) << name;
     EXPECT_EQ(reinterpret_cast<uintptr_t>(array.data()) % kAllocAlignment, 0u) << name;
@@ -170,11 +159,11 @@ TEST(ParamsVersion1Test, StillParsesBothWays) {
   const std::string bytes = Version1Params(SampleParams());
   StatusOr<ParamMap> copied = ParseParams(bytes);
   ASSERT_TRUE(copied.ok()) << copied.status().ToString();
-  ExpectSameValues(*copied, SampleParams());
+  testing::ExpectSameParams(*copied, SampleParams());
   const PlacedBytes placed = Place(bytes);
   StatusOr<ParamMap> in_place = ParseParamsInPlace(placed.bytes, nullptr);
   ASSERT_TRUE(in_place.ok()) << in_place.status().ToString();
-  ExpectSameValues(*in_place, SampleParams());
+  testing::ExpectSameParams(*in_place, SampleParams());
   // Re-serialising writes version 2.
   EXPECT_EQ(SerializeParams(*copied).value(), SerializeParams(SampleParams()).value());
 }
@@ -356,7 +345,7 @@ TEST(ManifestVersion1Test, StillParsesBothWays) {
   }
   StatusOr<ParamMap> params = ParseParamsInPlace(in_place->models[0].packaged_params(), nullptr);
   ASSERT_TRUE(params.ok()) << params.status().ToString();
-  ExpectSameValues(*params, SampleParams());
+  testing::ExpectSameParams(*params, SampleParams());
   // Version 1's checksum covers its parameters, and loading verifies it.
   std::string corrupt = v1;
   corrupt[corrupt.size() - 40] ^= 0x01;

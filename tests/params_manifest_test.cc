@@ -10,6 +10,7 @@
 #include "runtime/library_manifest.h"
 #include "runtime/params.h"
 #include "tests/graph_test_util.h"
+#include "tests/model_test_util.h"
 
 namespace ferry {
 namespace {
@@ -20,19 +21,6 @@ using testing::SampleParams;
 using testing::SmallGraph;
 
 // ---- Params format ----
-
-void ExpectParamsEqual(const ParamMap& a, const ParamMap& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, array] : a) {
-    auto it = b.find(name);
-    ASSERT_NE(it, b.end()) << name;
-    EXPECT_EQ(it->second.shape(), array.shape()) << name;
-    EXPECT_EQ(it->second.dtype(), array.dtype()) << name;
-    EXPECT_EQ(it->second.device(), Device::Cpu()) << name;
-    ASSERT_EQ(it->second.NumBytes(), array.NumBytes()) << name;
-    EXPECT_EQ(std::memcmp(it->second.data(), array.data(), array.NumBytes()), 0) << name;
-  }
-}
 
 // The body of a params blob with its CRC recomputed, so the parser gets past the checksum.
 std::string WithCrc(std::string body) {
@@ -48,7 +36,7 @@ TEST(ParamsTest, RoundTrip) {
   ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
   StatusOr<ParamMap> back = ParseParams(*bytes);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
-  ExpectParamsEqual(params, *back);
+  testing::ExpectSameParams(params, *back);
   EXPECT_EQ(*SerializeParams(*back), *bytes);
 }
 
@@ -157,7 +145,7 @@ TEST(ParamsTest, SaveAndLoadFile) {
   ASSERT_TRUE(SaveParams(path, SampleParams()).ok());
   StatusOr<ParamMap> loaded = LoadParams(path);
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-  ExpectParamsEqual(SampleParams(), *loaded);
+  testing::ExpectSameParams(SampleParams(), *loaded);
 }
 
 TEST(ParamsTest, LoadMissingFileIsNotFound) {

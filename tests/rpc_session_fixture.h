@@ -40,21 +40,8 @@ class AnswerModule final : public ModuleNode {
   }
 };
 
-// Fills a CPU array of `bytes` uint8 elements with a pattern depending on `seed`.
-inline NDArray PatternArray(size_t bytes, uint32_t seed) {
-  NDArray a =
-      NDArray::Empty({static_cast<int64_t>(bytes)}, DataType::UInt8(), Device::Cpu()).value();
-  uint32_t state = seed;
-  for (size_t i = 0; i < bytes; ++i) {
-    state = state * 1664525u + 1013904223u;
-    a.data_as<uint8_t>()[i] = static_cast<uint8_t>(state >> 24);
-  }
-  return a;
-}
-
-inline bool SameBytes(const NDArray& a, const NDArray& b) {
-  return a.NumBytes() == b.NumBytes() && std::memcmp(a.data(), b.data(), a.NumBytes()) == 0;
-}
+using testing::PatternBytes;
+using testing::SameBytes;
 
 class SessionTest : public ::testing::Test {
  protected:

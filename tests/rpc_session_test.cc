@@ -109,7 +109,7 @@ TEST_F(SessionTest, RemoteArraysCopyToAndFromTheHost) {
                                                               DataType::UInt8(), remote().Cpu()));
     EXPECT_TRUE(remote_array.device().is_remote());
     EXPECT_EQ(remote_array.NumBytes(), bytes);
-    NDArray host = PatternArray(bytes, static_cast<uint32_t>(bytes) + 1);
+    NDArray host = PatternBytes(bytes, static_cast<uint32_t>(bytes) + 1);
     ASSERT_OK(remote_array.CopyFrom(host));
     ASSERT_OK_AND_ASSIGN(NDArray back, remote_array.CopyTo(Device::Cpu()));
     EXPECT_TRUE(SameBytes(back, host));
@@ -295,7 +295,7 @@ TEST_F(SessionTest, ALabelGivenANewLibraryLoadsTheNewOne) {
 
 TEST_F(SessionTest, RepeatedUploadCostsOneRoundTrip) {
   Start();
-  const NDArray pattern = PatternArray((size_t{9} << 20) + 17, 5);
+  const NDArray pattern = PatternBytes((size_t{9} << 20) + 17, 5);
   const std::string data(pattern.data_as<char>(), pattern.NumBytes());
   int before = handled_.load();
   ASSERT_OK(remote().UploadBytes(data, "blob"));

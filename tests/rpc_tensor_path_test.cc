@@ -35,20 +35,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-NDArray Bytes(size_t size, uint32_t seed) {
-  NDArray a =
-      NDArray::Empty({static_cast<int64_t>(size)}, DataType::UInt8(), Device::Cpu()).value();
-  uint32_t x = seed;
-  for (size_t i = 0; i < size; ++i) {
-    x = x * 1664525u + 1013904223u;
-    a.data_as<uint8_t>()[i] = static_cast<uint8_t>(x >> 24);
-  }
-  return a;
-}
-
-bool SameBytes(const NDArray& a, const NDArray& b) {
-  return a.NumBytes() == b.NumBytes() && std::memcmp(a.data(), b.data(), a.NumBytes()) == 0;
-}
+using testing::PatternBytes;
+using testing::SameBytes;
 
 // A channel in front of the client's end that keeps a share of every bulk frame it sends
 // (as ZeroMQ keeps a message until its I/O thread has written it) and lets go of them
@@ -132,14 +120,15 @@ class TensorPathTest : public ::testing::Test {
   void SetUp() override {
     using Args = std::span<const Value>;
     // A live output buffer, as an executor's get_output returns one.
-    output_ = Bytes(4096, 1);
+    output_ = PatternBytes(4096, 1);
     Add("test.output", [this](Args) -> StatusOr<Value> { return Value(output_); });
     Add("test.fill", [this](Args args) -> StatusOr<Value> {
       ASSIGN_OR_RETURN(int64_t v, GetArg<int64_t>("test.fill", args, 0));
       std::memset(output_.data(), static_cast<int>(v), output_.NumBytes());
       return Value();
     });
-    Add("test.big", [](Args) -> StatusOr<Value> { return Value(Bytes(size_t{1} << 20, 2)); });
+    Add("test.big",
+        [](Args) -> StatusOr<Value> { return Value(PatternBytes(size_t{1} << 20, 2)); });
     // What the server saw of its argument: its device and data pointer.
     Add("test.look", [this](Args args) -> StatusOr<Value> {
       ASSIGN_OR_RETURN(NDArray a, GetArg<NDArray>("test.look", args, 0));
@@ -278,7 +267,7 @@ TEST_F(TensorPathTest, LargeResultsAndSessionsThatAskForNoneCopyOnRequest) {
   int copies = Served(MessageType::kCopyFromRemote);
   ASSERT_OK_AND_ASSIGN(NDArray host, result.As<NDArray>()->CopyTo(Device::Cpu()));
   EXPECT_GT(Served(MessageType::kCopyFromRemote), copies) << "1 MiB is over the inline limit";
-  EXPECT_TRUE(SameBytes(host, Bytes(size_t{1} << 20, 2)));
+  EXPECT_TRUE(SameBytes(host, PatternBytes(size_t{1} << 20, 2)));
 
   core_->codec().set_inline_result_bytes(0);
   PackedFunc output = Global("test.output");
@@ -292,7 +281,7 @@ TEST_F(TensorPathTest, LargeResultsAndSessionsThatAskForNoneCopyOnRequest) {
 TEST_F(TensorPathTest, LargeArgumentStreamsInChunksAndArrivesIntact) {
   Start();
   const size_t size = 3 * kChunkBytes + 12345;
-  const NDArray host = Bytes(size, 3);
+  const NDArray host = PatternBytes(size, 3);
   PackedFunc echo = Global("test.echo");
   const size_t handles = NumHandles();
   ASSERT_OK_AND_ASSIGN(Value result, echo.Call(host));
@@ -330,7 +319,7 @@ long MinorFaults() {
 TEST_F(TensorPathTest, RepeatedCopiesToNewHostArraysReuseTheirMemory) {
   Start();
   const size_t size = size_t{32} << 20;
-  const NDArray host = Bytes(size, 7);
+  const NDArray host = PatternBytes(size, 7);
   ASSERT_OK_AND_ASSIGN(NDArray remote_array, remote_->Empty({static_cast<int64_t>(size)},
                                                             DataType::UInt8(), remote_->Cpu()));
   ASSERT_OK(remote_array.CopyFrom(host));
@@ -362,7 +351,7 @@ TEST_F(TensorPathTest, CopyReturnsOnlyOnceTheTransportLetGoOfTheCallersBuffer) {
   Start(/*holding=*/true, 300ms);
   ASSERT_OK_AND_ASSIGN(NDArray remote_array,
                        remote_->Empty({int64_t{3} << 20}, DataType::UInt8(), remote_->Cpu()));
-  const NDArray host = Bytes(size_t{3} << 20, 5);
+  const NDArray host = PatternBytes(size_t{3} << 20, 5);
   const Clock::time_point start = Clock::now();
   ASSERT_OK(remote_array.CopyFrom(host));
   const Clock::time_point returned = Clock::now();
@@ -377,7 +366,7 @@ TEST_F(TensorPathTest, FramesNeverLetGoOfAbandonTheSession) {
   Start(/*holding=*/true, std::nullopt, /*timeout=*/500ms);
   ASSERT_OK_AND_ASSIGN(NDArray remote_array,
                        remote_->Empty({int64_t{1} << 20}, DataType::UInt8(), remote_->Cpu()));
-  const NDArray host = Bytes(size_t{1} << 20, 6);
+  const NDArray host = PatternBytes(size_t{1} << 20, 6);
   // The server acknowledges the chunk, but the transport keeps a share of it until the
   // session abandons (destroys) its channel.
   const Status copied = remote_array.CopyFrom(host);

@@ -59,7 +59,9 @@ int Softmax(const SoftmaxAttrs& attrs, DLTensor* const* args, int32_t num_args,
                       if (stride == 1) {
                         // The common case (the last axis): vectorised, sums in vector lanes.
 #pragma omp simd
-                        for (int64_t t = 0; t < length; ++t) out[t] = internal::VectorExp(in[t] - max);
+                        for (int64_t t = 0; t < length; ++t) {
+                          out[t] = internal::VectorExp(in[t] - max);
+                        }
                         // In float vector lanes within blocks, the blocks in double.
                         constexpr int64_t kBlock = 256;
                         for (int64_t b = 0; b < length; b += kBlock) {
