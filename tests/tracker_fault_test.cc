@@ -61,10 +61,11 @@ TEST_F(TrackerTest, RestartWithFiftyQueuedClientsServesEveryOneWithoutDoubleSess
   std::vector<Status> results(kClients, UnavailableError("not run"));
   std::atomic<int> served{0};
   std::vector<std::thread> clients;
+  const std::string endpoint = tracker_;  // the threads' copy: the restart reassigns tracker_
   for (int i = 0; i < kClients; ++i) {
     clients.emplace_back([&, i] {
       results[i] = [&]() -> Status {
-        ASSIGN_OR_RETURN(rpc::TrackerClient tracker, Tracker(20s));
+        ASSIGN_OR_RETURN(rpc::TrackerClient tracker, TrackerAt(endpoint, 20s));
         ASSIGN_OR_RETURN(rpc::RemoteSession remote, tracker.Request("cpu", Within(90s)));
         RETURN_IF_ERROR(Echo(remote).WithContext("echo"));
         RETURN_IF_ERROR(remote.Close().WithContext("close"));
@@ -76,7 +77,6 @@ TEST_F(TrackerTest, RestartWithFiftyQueuedClientsServesEveryOneWithoutDoubleSess
   const bool queued = WaitFor([&] { return QueueLength(GetStatus()) == kClients; }, 20s);
   EXPECT_TRUE(queued) << "the clients did not all queue; queue length " << QueueLength(GetStatus());
 
-  const std::string endpoint = tracker_;
   Kill(tracker_pid_);
   const auto killed = Clock::now();
   ASSERT_OK(RestartTrackerAt(endpoint, 10s));

@@ -194,9 +194,15 @@ class TrackerTest : public ::testing::Test {
   void Forget(pid_t pid) { std::erase(children_, pid); }
 
   StatusOr<rpc::TrackerClient> Tracker(std::chrono::milliseconds timeout = 2s) {
+    return TrackerAt(tracker_, timeout);
+  }
+  // For client threads: tracker_ changes when a test restarts the tracker, so threads are
+  // given a copy of the endpoint made before they start.
+  static StatusOr<rpc::TrackerClient> TrackerAt(const std::string& endpoint,
+                                                std::chrono::milliseconds timeout) {
     rpc::ConnectOptions options;
     options.timeout = timeout;
-    return rpc::ConnectTracker(tracker_, options);
+    return rpc::ConnectTracker(endpoint, options);
   }
 
   // The tracker's summary, or an error (not reachable yet, restarting).
